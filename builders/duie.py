@@ -1,0 +1,96 @@
+"""DuIE 2.0 — Baidu's Chinese relation extraction corpus (LIC 2020/2021), from LUGE.
+
+JSON Lines ``{"text", "spo_list": [{"predicate", "subject", "subject_type", "object": {"@value", ...},
+"object_type": {"@value", ...}}]}``. Quirks: no offsets (mentions are strings, grounded at their
+first occurrence); "complex" predicates carry extra object slots (``inWork``, ``onDate``,
+``inArea``, ``period``) which become qualifiers; key order inside an spo is not fixed; the
+unlabelled ``duie_test1.json`` holds only ``text`` (raw view only).
+"""
+
+import datasets
+import orjson
+
+from chinchilla_datasets.base import ChinchillaBuilder, unified_record
+from chinchilla_datasets.corpus import Corpus
+from chinchilla_datasets.sources import read_json_lines
+from chinchilla_datasets.spans import entity
+
+SLOTS = ("@value", "inWork", "onDate", "inArea", "period")
+_slots = {slot: datasets.Value("string") for slot in SLOTS}
+
+CORPUS = Corpus(
+    name="duie",
+    task="RE",
+    title="DuIE 2.0",
+    domain="general (Baidu Baike, news)",
+    homepage="https://www.luge.ai/#/luge/dataDetail?id=5",
+    license="LUGE data terms (research use after registration; redistribution not granted)",
+    citation=(
+        "@inproceedings{li2019duie,\n  title={DuIE: A Large-scale Chinese Dataset for Information Extraction},\n"
+        "  author={Li, Shuangjie and He, Wei and Shi, Yabing and Jiang, Wenbin and Liang, Haijin and Jiang, Ye "
+        "and Zhang, Yang and Lyu, Yajuan and Zhu, Yong},\n  booktitle={NLPCC},\n  year={2019}\n}"
+    ),
+    files={"train": ("duie_train.json",), "validation": ("duie_dev.json",), "test1": ("duie_test1.json",)},
+    schema_file="duie_schema.json",
+    manual=True,
+    unlabelled_splits=frozenset({"test1"}),
+    redistributable=False,
+    description="Sentence-level relation extraction with 48 predicates, some n-ary (object slots).",
+    quirks=(
+        "No offsets: subjects and objects are grounded at their first occurrence in the text.",
+        "Complex predicates carry object slots (inWork, onDate, inArea, period), kept as qualifiers.",
+    ),
+)
+
+
+class DuIE(ChinchillaBuilder):
+    corpus = CORPUS
+    raw_features = datasets.Features(
+        {
+            "text": datasets.Value("string"),
+            "spo_list": datasets.List(
+                {
+                    "predicate": datasets.Value("string"),
+                    "subject": datasets.Value("string"),
+                    "subject_type": datasets.Value("string"),
+                    "object": _slots,
+                    "object_type": _slots,
+                }
+            ),
+        }
+    )
+    optional_keys = frozenset(
+        [f"spo_list.{part}.{slot}" for part in ("object", "object_type") for slot in SLOTS[1:]]
+    )
+    label_keys = frozenset({"spo_list"})
+
+    def read(self, path, split):
+        yield from read_json_lines(path)
+
+    def to_unified(self, raw):
+        text, flags = raw["text"], []
+        entities, relations = [], []
+        for spo in raw["spo_list"]:
+            head = entity(text, spo["subject_type"], spo["subject"], flags=flags)
+            tail = entity(text, spo["object_type"]["@value"], spo["object"]["@value"], flags=flags)
+            qualifiers = []
+            for slot in SLOTS[1:]:
+                value = spo["object"][slot]
+                if value is not None:
+                    span = entity(text, spo["object_type"][slot], value, flags=flags)
+                    qualifiers.append({"role": slot, **span})
+            relations.append({"type": spo["predicate"], "head": head, "tail": tail, "qualifiers": qualifiers})
+            for mention in (head, tail):
+                if mention not in entities:
+                    entities.append(mention)
+        return unified_record(text, entities=entities, relations=relations, flags=flags)
+
+    def read_schema(self, path):
+        predicates = []
+        with open(path, "rb") as f:
+            for line in f:
+                if line.strip():
+                    predicate = orjson.loads(line)["predicate"]
+                    if predicate not in predicates:
+                        predicates.append(predicate)
+        return {"types": [[p, p] for p in predicates], "roles": {}}

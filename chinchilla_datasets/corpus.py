@@ -1,0 +1,48 @@
+"""Corpus metadata: one frozen object per source corpus, read by the builder base, the CLI and the card."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What a source corpus is and where its files come from.
+
+    ``files`` maps a split name to the file names that can hold it, in order of preference
+    (several names where the corpus circulates in several formats). ``urls`` maps the same
+    file names to public download URLs pinned to a commit; corpora behind a registration
+    (LUGE) have none and set ``manual`` instead.
+    """
+
+    name: str
+    task: str  # NER, RE or EE
+    title: str
+    domain: str
+    homepage: str
+    license: str
+    citation: str
+    files: dict  # split -> tuple of candidate file names
+    description: str = ""
+    schema_file: Optional[str] = None
+    urls: dict = field(default_factory=dict)  # file name -> pinned URL
+    manual: bool = False
+    unlabelled_splits: frozenset = frozenset()  # raw view only
+    # Source label -> readable Chinese name for the instructions (identity for Chinese labels).
+    labels: dict = field(default_factory=dict)
+    redistributable: bool = True
+    quirks: tuple = ()
+
+    def expected_files(self) -> list:
+        names = [n for split_names in self.files.values() for n in split_names]
+        if self.schema_file:
+            names.append(self.schema_file)
+        return list(dict.fromkeys(names))
+
+    def missing_message(self, where: str) -> str:
+        return (
+            f"{self.name}: no split file found in {where}; expected "
+            + ", ".join(self.expected_files())
+            + " (or an archive containing them)"
+        )

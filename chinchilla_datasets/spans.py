@@ -1,0 +1,85 @@
+"""Grounding mentions to character offsets, once for every corpus.
+
+Sources either give an offset (DuEE, CLUENER, tagged corpora) or only the mention
+string (DuIE, DuEE-fin, SanWen, FinRE). A source offset is kept when it points at the
+mention; otherwise the mention's first occurrence is used and the record is flagged
+(``ambiguous_span`` when it occurs several times, ``ungrounded_span`` when it does
+not occur at all and the span keeps null offsets).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+AMBIGUOUS = "ambiguous_span"
+UNGROUNDED = "ungrounded_span"
+OFFSET_CORRECTED = "offset_corrected"
+
+
+def ground(text: str, mention: str, start: Optional[int] = None, flags: Optional[list] = None) -> tuple:
+    """Return ``(start, end)`` of ``mention`` in ``text`` (end exclusive), or ``(None, None)``.
+
+    ``start`` is the source's offset if it has one. Flags explaining a guess are appended
+    to ``flags`` (each flag once).
+    """
+    if not mention:
+        _flag(flags, UNGROUNDED)
+        return None, None
+    if start is not None and 0 <= start and text[start : start + len(mention)] == mention:
+        return start, start + len(mention)
+    found = text.find(mention)
+    if found < 0:
+        _flag(flags, UNGROUNDED)
+        return None, None
+    if start is not None:
+        _flag(flags, OFFSET_CORRECTED)
+    elif text.find(mention, found + 1) >= 0:
+        _flag(flags, AMBIGUOUS)
+    return found, found + len(mention)
+
+
+def _flag(flags: Optional[list], flag: str) -> None:
+    if flags is not None and flag not in flags:
+        flags.append(flag)
+
+
+def entity(text: str, type_: str, mention: str, start: Optional[int] = None, flags: Optional[list] = None) -> dict:
+    s, e = ground(text, mention, start, flags)
+    return {"type": type_, "text": mention, "start": s, "end": e}
+
+
+def decode_tags(tags: list) -> list:
+    """Decode BIO / BIOES / BMES tag sequences into ``(type, start, end)`` spans (end exclusive).
+
+    ``B-`` opens, ``I-``/``M-`` continue, ``E-`` closes, ``S-`` is a one-token span. An ``I-``/``M-``/``E-``
+    without an open span of the same type starts a new one (the usual lenient decoding).
+    """
+    spans = []
+    cur_type, cur_start = None, None
+    for i, tag in enumerate(tags):
+        if tag in ("O", "o", "") or "-" not in tag:
+            if cur_type is not None:
+                spans.append((cur_type, cur_start, i))
+            cur_type = None
+            continue
+        prefix, _, label = tag.partition("-")
+        prefix = prefix.upper()
+        if prefix == "S":
+            if cur_type is not None:
+                spans.append((cur_type, cur_start, i))
+            spans.append((label, i, i + 1))
+            cur_type = None
+        elif prefix == "B" or cur_type != label:
+            if cur_type is not None:
+                spans.append((cur_type, cur_start, i))
+            cur_type, cur_start = label, i
+            if prefix == "E":
+                spans.append((label, i, i + 1))
+                cur_type = None
+        elif prefix == "E":
+            spans.append((cur_type, cur_start, i + 1))
+            cur_type = None
+        # I-/M- of the open type: continue
+    if cur_type is not None:
+        spans.append((cur_type, cur_start, len(tags)))
+    return spans
