@@ -83,6 +83,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         # split -> {"read", "written", "rejected": [{"file", "line", "reason"}]} for the view generated.
         self.report: dict = {}
         self.schema_path: Optional[str] = None
+        self.source_files: dict = {}  # split -> path of the file read (for provenance)
 
     # ------------------------------------------------------------------ corpus hooks
     def read(self, path: str, split: str) -> Iterator[tuple]:
@@ -165,6 +166,9 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                     break
         if not split_files:
             raise FileNotFoundError(self.corpus.missing_message(where))
+        self.source_files = dict(split_files)
+        if self.schema_path:
+            self.source_files["schema"] = self.schema_path
         return split_files
 
     # ------------------------------------------------------------------ views

@@ -1,0 +1,214 @@
+"""Building the collection: every corpus, three views, into one multi-config dataset folder.
+
+OUT gets one folder per config holding one Parquet file per split, a ``README.md`` whose YAML
+lists every config with its data files and ``dataset_info`` (the layout ``push_to_hub`` writes,
+so stock ``load_dataset`` reads it), and ``build_report.json``. File names carry a fingerprint
+of their content: ``datasets`` keys its cache of a local folder on the card, so a rebuild with
+new rows must change the card or users would be served the old rows from their cache.
+
+OUT is written to a sibling temporary folder and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Optional
+
+import datasets
+
+from .instruct import render_batch
+from .registry import builders, get_builder
+from .schema import INSTRUCT_FEATURES
+
+REPORT_FILE = "build_report.json"
+
+
+def bundled_fixtures() -> Path:
+    """The small fixture corpora shipped with the package (the default input of ``chinchilla build``)."""
+    return Path(str(resources.files("chinchilla_datasets") / "fixtures"))
+
+
+@dataclass
+class ConfigOutput:
+    """One written config: its features and, per split, the Parquet file and sizes."""
+
+    name: str
+    corpus: str
+    view: str
+    features: datasets.Features
+    splits: dict = field(default_factory=dict)  # split -> {"path", "num_examples", "num_bytes"}
+
+
+@dataclass
+class CorpusOutput:
+    name: str
+    configs: list
+    report: dict  # split -> counts and rejections
+    sources: dict  # file name -> sha256
+    schema: Optional[dict] = None
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_split(ds: datasets.Dataset, out: Path, config: str, split: str) -> dict:
+    """Write one split as Parquet named by its content hash; return its card entry."""
+    folder = out / config
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{split}.parquet.tmp"
+    ds.to_parquet(str(tmp))
+    fingerprint = sha256_file(str(tmp))[:16]
+    final = folder / f"{split}-{fingerprint}.parquet"
+    os.replace(tmp, final)
+    return {"path": f"{config}/{final.name}", "num_examples": len(ds), "num_bytes": ds.data.nbytes}
+
+
+def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
+    """None when ``corpus_dir`` holds at least one split file of ``name``, else the one-line reason."""
+    corpus = get_builder(name).corpus
+    if not corpus_dir.is_dir():
+        return f"{name}: folder {corpus_dir} not found; expected " + ", ".join(corpus.expected_files())
+    split_names = {n for names in corpus.files.values() for n in names}
+    for _, _, files in os.walk(corpus_dir):
+        if split_names & set(files) or any(f.endswith((".zip", ".tar.gz", ".tgz", ".tar")) for f in files):
+            return None
+    return corpus.missing_message(str(corpus_dir))
+
+
+def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1) -> CorpusOutput:
+    """Build the three views of one corpus into ``out``; each view's Parquet files are final."""
+    cls = get_builder(name)
+    out_path = Path(out)
+    configs = []
+    with tempfile.TemporaryDirectory(prefix=f"chinchilla-{name}-") as cache:
+        # A private cache: a reused cache would skip generation and the report would be empty.
+        def prepared(view: str):
+            builder = cls(config_name=f"{name}_{view}", data_dir=corpus_dir, cache_dir=cache)
+            builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD)
+            return builder, builder.as_dataset()
+
+        raw_builder, raw = prepared("raw")
+        report = {split: dict(counts) for split, counts in raw_builder.report.items()}
+        configs.append(_write_config(raw, out_path, name, "raw", raw_builder.info.features))
+        sources = {os.path.basename(p): sha256_file(p) for p in raw_builder.source_files.values()}
+        schema = None
+        labelled = [s for s in raw if s not in cls.corpus.unlabelled_splits]
+        if labelled:
+            unified_builder, unified = prepared("unified")
+            for split, counts in unified_builder.report.items():
+                report[split]["unified"] = counts["unified"]
+                report[split]["unified_rejected"] = counts["unified_rejected"]
+            configs.append(_write_config(unified, out_path, name, "unified", unified_builder.info.features))
+            schema = unified_builder.label_schema()
+            instruct = datasets.DatasetDict(
+                {
+                    split: ds.map(
+                        render_batch,
+                        batched=True,
+                        fn_kwargs={"split": split, "schema": schema},
+                        remove_columns=ds.column_names,
+                        features=INSTRUCT_FEATURES,
+                        num_proc=num_proc if num_proc > 1 else None,
+                        load_from_cache_file=False,
+                        desc=f"{name}_instruct/{split}",
+                    )
+                    for split, ds in unified.items()
+                }
+            )
+            for split, ds in instruct.items():
+                report[split]["instruct"] = len(ds)
+            configs.append(_write_config(instruct, out_path, name, "instruct", INSTRUCT_FEATURES))
+    return CorpusOutput(name=name, configs=configs, report=report, sources=sources, schema=schema)
+
+
+def _write_config(dd: datasets.DatasetDict, out: Path, corpus: str, view: str, features) -> ConfigOutput:
+    config = ConfigOutput(name=f"{corpus}_{view}", corpus=corpus, view=view, features=features)
+    for split in sorted(dd, key=_split_order):
+        config.splits[split] = write_split(dd[split], out, config.name, split)
+    return config
+
+
+def _split_order(split: str) -> tuple:
+    order = {"train": 0, "validation": 1, "test": 2}
+    return (order.get(split, 3), split)
+
+
+def _build_job(args: tuple) -> CorpusOutput:
+    return build_corpus(*args)
+
+
+def build_collection(
+    data_dir: Optional[str] = None,
+    out: str = "chinchilla",
+    corpora: Optional[list] = None,
+    num_proc: int = 1,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Build every corpus found under ``data_dir`` (``data_dir/<corpus>/``) into ``out``.
+
+    Returns the build report ``{corpus: {split: {...}}}``. Corpora whose folder is missing are
+    skipped with one line naming the expected files; the others still build.
+    """
+    from .card import write_card  # the card needs every corpus's output
+
+    data_root = Path(data_dir) if data_dir else bundled_fixtures()
+    names = corpora or list(builders())
+    for name in names:
+        get_builder(name)  # unknown names fail before any work
+    out_path = Path(out).resolve()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.partial-", dir=out_path.parent))
+    try:
+        jobs, skipped = [], {}
+        for name in names:
+            reason = corpus_ready(name, data_root / name)
+            if reason:
+                log(f"skip {reason}")
+                skipped[name] = reason
+            else:
+                jobs.append((name, str(data_root / name), str(tmp), 1 if num_proc > 1 else num_proc))
+        if not jobs:
+            raise FileNotFoundError(f"no corpus found under {data_root}: nothing to build")
+        results = []
+        if num_proc > 1 and len(jobs) > 1:
+            # Corpora build in parallel; each writes only its own config folders, so output is identical.
+            with multiprocessing.get_context("spawn").Pool(min(num_proc, len(jobs))) as pool:
+                for result in pool.imap(_build_job, jobs):
+                    log(f"built {result.name}")
+                    results.append(result)
+        else:
+            for job in jobs:
+                log(f"building {job[0]} from {job[1]}")
+                results.append(_build_job(job))
+        report = {r.name: r.report for r in results}
+        (tmp / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
+        write_card(tmp, results, skipped)
+        _replace_dir(tmp, out_path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move the finished build into place; the previous build is removed only after the swap."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(new, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
