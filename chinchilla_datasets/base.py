@@ -17,12 +17,11 @@ import datasets
 
 from .conform import conform
 from .corpus import Corpus
-from .instruct import DEFAULT_LANGUAGE, DEFAULT_SEED, render_batch
+from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_records
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
 from .sources import Reject
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
-RENDER_BATCH_SIZE = 1000
 
 
 @dataclass
@@ -30,8 +29,7 @@ class ChinchillaConfig(datasets.BuilderConfig):
     """A view of a corpus: ``raw``, ``unified`` or ``instruct``."""
 
     view: str = "unified"
-    seed: int = DEFAULT_SEED
-    language: str = DEFAULT_LANGUAGE
+    options: InstructOptions = InstructOptions()
 
 
 def find_files(root: str, names: list, extract=None) -> dict:
@@ -217,20 +215,18 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
 
     def instruct_rows(self, path: str, split: str) -> Iterator[tuple]:
         schema = self.label_schema()
-        batch = []
-        for _, record in self.unified_records(path, split):
-            batch.append(record)
-            if len(batch) == RENDER_BATCH_SIZE:
-                yield from self._render(batch, split, schema)
-                batch = []
-        if batch:
-            yield from self._render(batch, split, schema)
+        stats = self.instruct_stats(path, split, schema)
+        records = (record for _, record in self.unified_records(path, split))
+        for row in render_records(records, split, schema, self.config.options, stats):
+            yield row["id"], row
 
-    def _render(self, records: list, split: str, schema: dict) -> Iterator[tuple]:
-        columns = {key: [r[key] for r in records] for key in UNIFIED_FEATURES}
-        rows = render_batch(columns, split=split, schema=schema, seed=self.config.seed, language=self.config.language)
-        for i, row_id in enumerate(rows["id"]):
-            yield row_id, {key: rows[key][i] for key in rows}
+    def instruct_stats(self, path: str, split: str, schema: dict) -> Optional[dict]:
+        """Training-split statistics for negative sampling and the empty-row cap (a pre-pass)."""
+        if split != TRAIN_SPLIT:
+            return None
+        stats = corpus_stats((r for _, r in self.unified_records(path, split)), schema, self.config.options)
+        self.report.pop(split, None)  # the pre-pass must not count the split twice
+        return stats
 
     # ------------------------------------------------------------------ label schema
     def label_schema(self) -> dict:

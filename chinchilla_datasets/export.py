@@ -24,7 +24,7 @@ from typing import Callable, Optional
 
 import datasets
 
-from .instruct import render_batch
+from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_batch
 from .registry import builders, get_builder
 from .schema import INSTRUCT_FEATURES
 
@@ -88,7 +88,36 @@ def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
     return corpus.missing_message(str(corpus_dir))
 
 
-def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1) -> CorpusOutput:
+def iter_records(ds: datasets.Dataset, batch_size: int = 1000):
+    """Rows of a Dataset as dicts, read batch by batch (bounded memory)."""
+    for batch in ds.iter(batch_size=batch_size):
+        columns = list(batch)
+        for i in range(len(batch[columns[0]])):
+            yield {c: batch[c][i] for c in columns}
+
+
+def render_instruct(unified: datasets.DatasetDict, schema: dict, options: InstructOptions, num_proc: int = 1, desc: str = "") -> tuple:
+    """The instruct view of a unified DatasetDict with ``Dataset.map``, and per-split notes for the report."""
+    out, notes = {}, {}
+    for split, ds in unified.items():
+        stats = corpus_stats(iter_records(ds), schema, options) if split == TRAIN_SPLIT else None
+        out[split] = ds.map(
+            render_batch,
+            batched=True,
+            fn_kwargs={"split": split, "schema": schema, "options": options.to_dict(), "stats": stats},
+            remove_columns=ds.column_names,
+            features=INSTRUCT_FEATURES,
+            num_proc=num_proc if num_proc > 1 else None,
+            load_from_cache_file=False,
+            desc=f"{desc}/{split}",
+        )
+        notes[split] = {"instruct": len(out[split])}
+        if stats:
+            notes[split].update(empty_records=stats["empty_records"], empty_records_kept=stats["empty_kept"])
+    return datasets.DatasetDict(out), notes
+
+
+def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, options: InstructOptions = InstructOptions()) -> CorpusOutput:
     """Build the three views of one corpus into ``out``; each view's Parquet files are final."""
     cls = get_builder(name)
     out_path = Path(out)
@@ -113,23 +142,9 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1) -> Cor
                 report[split]["unified_rejected"] = counts["unified_rejected"]
             configs.append(_write_config(unified, out_path, name, "unified", unified_builder.info.features))
             schema = unified_builder.label_schema()
-            instruct = datasets.DatasetDict(
-                {
-                    split: ds.map(
-                        render_batch,
-                        batched=True,
-                        fn_kwargs={"split": split, "schema": schema},
-                        remove_columns=ds.column_names,
-                        features=INSTRUCT_FEATURES,
-                        num_proc=num_proc if num_proc > 1 else None,
-                        load_from_cache_file=False,
-                        desc=f"{name}_instruct/{split}",
-                    )
-                    for split, ds in unified.items()
-                }
-            )
-            for split, ds in instruct.items():
-                report[split]["instruct"] = len(ds)
+            instruct, notes = render_instruct(unified, schema, options, num_proc, desc=f"{name}_instruct")
+            for split, note in notes.items():
+                report[split].update(note)
             configs.append(_write_config(instruct, out_path, name, "instruct", INSTRUCT_FEATURES))
     return CorpusOutput(name=name, configs=configs, report=report, sources=sources, schema=schema)
 
@@ -156,6 +171,7 @@ def build_collection(
     corpora: Optional[list] = None,
     num_proc: int = 1,
     log: Callable[[str], None] = print,
+    options: InstructOptions = InstructOptions(),
 ) -> dict:
     """Build every corpus found under ``data_dir`` (``data_dir/<corpus>/``) into ``out``.
 
@@ -179,7 +195,7 @@ def build_collection(
                 log(f"skip {reason}")
                 skipped[name] = reason
             else:
-                jobs.append((name, str(data_root / name), str(tmp), 1 if num_proc > 1 else num_proc))
+                jobs.append((name, str(data_root / name), str(tmp), 1 if num_proc > 1 else num_proc, options))
         if not jobs:
             raise FileNotFoundError(f"no corpus found under {data_root}: nothing to build")
         results = []

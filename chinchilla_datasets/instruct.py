@@ -1,35 +1,73 @@
 """The instruction view: rendering unified records into instruction rows, and parsing answers back.
 
-Rendering is a batched function for ``Dataset.map``; it is pure, so the same unified rows
-give byte-identical instruction rows whatever ``num_proc``. The template a row gets is a
-function of the row id and a seed only.
+Rendering is a batched function for ``Dataset.map``; it is pure, so the same unified rows give
+byte-identical instruction rows whatever ``num_proc``. Everything random (the template, negative
+types, which empty records are kept) is a hash of the row or record id and the seed.
+
+Schema-conditioned prompts: each row asks for a batch of types (defaults NER 6, RE 4, EE 4) and
+its answer lists every asked type, absent ones as empty lists.
+- Evaluation splits (anything but ``train``): the full schema in batches, no sampling.
+- ``train``: the gold types plus sampled negative types (``negative_ratio`` per gold type, hard
+  negatives first: types that co-occur with the gold ones in the corpus's training split), spread
+  so that every row has at least one gold type. Records without any annotation give all-empty rows;
+  only the ones with the smallest hashes are kept, so that all-empty rows stay within
+  ``empty_cap`` of the split. EE corpora also get the sub-tasks EET (type + trigger) and EEA
+  (arguments given type and trigger) in ``train``.
 
 Answers are JSON objects keyed by the (readable) type names listed in the instruction:
 - NER: ``{"人名": ["张三"], "地名": []}``
 - RE:  ``{"作者": [{"head": "…", "tail": "…", "qualifiers": {"inWork": "…"}}]}``
 - EE:  ``{"公司上市": [{"trigger": "…", "arguments": [{"role": "…", "argument": "…"}]}]}``
+- EET: ``{"公司上市": ["IPO"]}``;  EEA: ``{"上市公司": ["…"], "披露时间": []}``
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
+import math
 import re
+import string
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Optional
+from typing import Iterable, Iterator, Optional
 
 import yaml
 
-TEMPLATE_FILES = {"NER": "ner.yaml", "RE": "re.yaml", "EE": "ee.yaml"}
-KNOWN_PLACEHOLDERS = {"schema"}
-DEFAULT_SEED = 42
-DEFAULT_LANGUAGE = "zh"
+TEMPLATE_FILES = {"NER": "ner.yaml", "RE": "re.yaml", "EE": "ee.yaml", "EET": "eet.yaml", "EEA": "eea.yaml"}
+KNOWN_PLACEHOLDERS = {"schema", "event_type", "trigger"}
+INSTRUCT_COLUMNS = ("id", "record_id", "corpus", "task", "split", "instruction", "input", "output", "template_id", "schema", "params")
+TRAIN_SPLIT = "train"
+
+
+@dataclass(frozen=True)
+class InstructOptions:
+    """Generation parameters, recorded as JSON on every row (``params``) so a view can be regenerated."""
+
+    seed: int = 42
+    language: str = "zh"
+    ner_batch: int = 6
+    re_batch: int = 4
+    ee_batch: int = 4
+    negative_ratio: float = 1.0
+    empty_cap: float = 0.10
+    subtasks: bool = True
+
+    def batch_size(self, task: str) -> int:
+        return {"NER": self.ner_batch, "RE": self.re_batch}.get(task, self.ee_batch)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- templates
 
 
 @lru_cache(maxsize=None)
 def load_templates() -> dict:
-    """All templates, as ``{task: [template, ...]}``; each template a dict with id, task, language, placeholders, text."""
+    """All templates, as ``{task: [template, ...]}``; each has id, task, language, placeholders, text."""
     out = {}
     for task, file_name in TEMPLATE_FILES.items():
         text = resources.files("instructions").joinpath(file_name).read_text(encoding="utf-8")
@@ -37,86 +75,234 @@ def load_templates() -> dict:
     return out
 
 
-def choose_template(task: str, row_id: str, seed: int = DEFAULT_SEED, language: str = DEFAULT_LANGUAGE) -> dict:
+def template_placeholders(text: str) -> set:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _hash(*parts) -> int:
+    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:8], "big")
+
+
+def choose_template(task: str, row_id: str, seed: int = 42, language: str = "zh") -> dict:
+    """The template of a row: a pure function of the row id and the seed."""
     candidates = [t for t in load_templates()[task] if t["language"] == language]
     if not candidates:
         raise ValueError(f"no {language} template for task {task}")
-    digest = hashlib.sha256(f"{seed}:{row_id}".encode()).digest()
-    return candidates[int.from_bytes(digest[:8], "big") % len(candidates)]
+    return candidates[_hash(seed, row_id) % len(candidates)]
 
 
-def describe_schema(schema: dict) -> str:
-    """The types of a label schema as listed in an instruction."""
-    parts = []
-    for source, display in schema["types"]:
-        roles = schema.get("roles", {}).get(source)
-        parts.append(f"{display}（{'、'.join(roles)}）" if roles else display)
-    return "、".join(parts)
+# ---------------------------------------------------------------- gold answers
 
 
-def gold_output(record: dict, schema: dict) -> str:
-    """The JSON answer for a unified record: every asked type is a key, in schema order."""
-    display = dict(schema["types"])
-    answer: dict = {name: [] for name in display.values()}
+def gold_labels(record: dict) -> list:
+    """The labels annotated in a record, in order of first appearance."""
+    items = {"NER": record["entities"], "RE": record["relations"]}.get(record["task"], record["events"])
+    return list(dict.fromkeys(item["type"] for item in items))
+
+
+def answer_for(record: dict, labels: list, display: dict) -> dict:
+    """The gold answer restricted to ``labels``: every label is a key (readable name), in order."""
+    answer: dict = {display.get(label, label): [] for label in labels}
+    wanted = set(labels)
     task = record["task"]
     if task == "NER":
         for ent in record["entities"]:
-            mentions = answer.setdefault(display.get(ent["type"], ent["type"]), [])
-            if ent["text"] not in mentions:
-                mentions.append(ent["text"])
+            if ent["type"] in wanted:
+                mentions = answer[display.get(ent["type"], ent["type"])]
+                if ent["text"] not in mentions:
+                    mentions.append(ent["text"])
     elif task == "RE":
         for rel in record["relations"]:
-            item = {"head": rel["head"]["text"], "tail": rel["tail"]["text"]}
-            if rel["qualifiers"]:
-                item["qualifiers"] = {q["role"]: q["text"] for q in rel["qualifiers"]}
-            items = answer.setdefault(display.get(rel["type"], rel["type"]), [])
-            if item not in items:
-                items.append(item)
-    elif task == "EE":
-        for ev in record["events"]:
-            item = {
-                "trigger": ev["trigger"]["text"],
-                "arguments": [{"role": a["role"], "argument": a["text"]} for a in ev["arguments"]],
-            }
-            answer.setdefault(display.get(ev["type"], ev["type"]), []).append(item)
+            if rel["type"] in wanted:
+                item = {"head": rel["head"]["text"], "tail": rel["tail"]["text"]}
+                if rel["qualifiers"]:
+                    item["qualifiers"] = {q["role"]: q["text"] for q in rel["qualifiers"]}
+                items = answer[display.get(rel["type"], rel["type"])]
+                if item not in items:
+                    items.append(item)
     else:
-        raise ValueError(f"unknown task {task!r}")
-    return json.dumps(answer, ensure_ascii=False)
+        for ev in record["events"]:
+            if ev["type"] in wanted:
+                answer[display.get(ev["type"], ev["type"])].append(
+                    {"trigger": ev["trigger"]["text"], "arguments": [{"role": a["role"], "argument": a["text"]} for a in ev["arguments"]]}
+                )
+    return answer
 
 
-def render_batch(batch: dict, *, split: str, schema: dict, seed: int = DEFAULT_SEED, language: str = DEFAULT_LANGUAGE) -> dict:
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def describe(labels: list, display: dict, roles: dict) -> str:
+    """How the asked types are listed in an instruction (EE types with their roles in brackets)."""
+    parts = []
+    for label in labels:
+        name = display.get(label, label)
+        parts.append(f"{name}（{'、'.join(roles[label])}）" if roles.get(label) else name)
+    return "、".join(parts)
+
+
+# ---------------------------------------------------------------- training-split statistics
+
+
+def corpus_stats(records: Iterable[dict], schema: dict, options: InstructOptions) -> dict:
+    """What training rows need from the whole split: type co-occurrence counts (for hard
+    negatives) and the hash threshold below which all-empty records are kept (for the cap)."""
+    cooccur: dict = {}
+    all_labels = [label for label, _ in schema["types"]]
+    annotated_rows, empty_hashes, empty_records, rows_per_empty = 0, [], 0, 1
+    for record in records:
+        gold = gold_labels(record)
+        subtasks = _with_subtasks(record, options)
+        if gold:
+            for a in gold:
+                row = cooccur.setdefault(a, {})
+                for b in gold:
+                    if a != b:
+                        row[b] = row.get(b, 0) + 1
+            # EE with sub-tasks: one EET row per EE row, one EEA row per event.
+            annotated_rows += len(_train_batches(record, gold, all_labels, {}, options)) * (2 if subtasks else 1)
+            annotated_rows += len(record["events"]) if subtasks else 0
+        else:
+            empty_records += 1
+            empty_hashes.append(_hash(options.seed, "empty", record["id"]))
+            rows_per_empty = 2 if subtasks else 1
+    cap = options.empty_cap
+    allowed = math.floor(cap / (1 - cap) * annotated_rows / rows_per_empty) if cap < 1 else empty_records
+    kept = heapq.nsmallest(allowed, empty_hashes) if allowed else []
+    return {
+        "cooccur": {a: dict(sorted(row.items())) for a, row in sorted(cooccur.items())},
+        "empty_threshold": kept[-1] if kept else -1,
+        "empty_records": empty_records,
+        "empty_kept": len(kept),
+    }
+
+
+def _with_subtasks(record: dict, options: InstructOptions) -> bool:
+    return options.subtasks and record["task"] == "EE"
+
+
+def _train_batches(record: dict, gold: list, all_labels: list, cooccur: dict, options: InstructOptions) -> list:
+    """Gold labels plus hard negatives, spread so that every batch holds a gold label."""
+    k = options.batch_size(record["task"])
+    batches = math.ceil(len(gold) / k)
+    absent = [label for label in all_labels if label not in gold]
+    wanted = min(len(absent), math.ceil(options.negative_ratio * len(gold)), batches * k - len(gold))
+
+    def hardness(label):
+        return (-sum(cooccur.get(g, {}).get(label, 0) for g in gold), _hash(options.seed, record["id"], label))
+
+    negatives = sorted(absent, key=hardness)[:wanted]
+    chunks = [[] for _ in range(batches)]
+    for i, label in enumerate(gold + negatives):
+        chunks[i % batches].append(label)
+    order = {label: i for i, label in enumerate(all_labels)}
+    return [sorted(chunk, key=lambda label: order.get(label, len(order))) for chunk in chunks]
+
+
+def _eval_batches(record: dict, gold: list, all_labels: list, options: InstructOptions) -> list:
+    labels = all_labels + [label for label in gold if label not in all_labels]
+    k = options.batch_size(record["task"])
+    return [labels[i : i + k] for i in range(0, len(labels), k)]
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_records(records: Iterable[dict], split: str, schema: dict, options: InstructOptions, stats: Optional[dict] = None) -> Iterator[dict]:
+    """Instruction rows (dicts) for unified records, in record order."""
+    display = dict(schema["types"])
+    all_labels = [label for label, _ in schema["types"]]
+    roles = schema.get("roles", {})
+    params = json.dumps({**options.to_dict(), "split_mode": "train" if split == TRAIN_SPLIT else "eval"}, sort_keys=True)
+    stats = stats or {"cooccur": {}, "empty_threshold": -1}
+
+    def row(record, task, suffix, labels, instruction_args, output):
+        row_id = f"{record['id']}#{suffix}"
+        template = choose_template(task, row_id, options.seed, options.language)
+        return {
+                "id": row_id,
+                "record_id": record["id"],
+                "corpus": record["corpus"],
+                "task": task,
+                "split": split,
+                "instruction": template["text"].format(**instruction_args),
+                "input": record["text"],
+                "output": _dumps(output),
+                "template_id": template["id"],
+                "schema": labels,
+                "params": params,
+            }
+
+    for record in records:
+        task = record["task"]
+        gold = gold_labels(record)
+        if split != TRAIN_SPLIT:
+            batches = _eval_batches(record, gold, all_labels, options)
+        elif gold:
+            batches = _train_batches(record, gold, all_labels, stats["cooccur"], options)
+        elif _hash(options.seed, "empty", record["id"]) <= stats["empty_threshold"]:
+            k = options.batch_size(task)
+            batches = [sorted(all_labels, key=lambda label: _hash(options.seed, record["id"], label))[:k]]
+        else:
+            batches = []  # an all-empty record beyond the cap (counted in the build report)
+        for b, labels in enumerate(batches):
+            names = [display.get(label, label) for label in labels]
+            yield row(record, task, f"{task.lower()}{b}", names, {"schema": describe(labels, display, roles)}, answer_for(record, labels, display))
+        if split == TRAIN_SPLIT and _with_subtasks(record, options):
+            for b, labels in enumerate(batches):
+                answer = {name: [ev["trigger"] for ev in evs] for name, evs in answer_for(record, labels, display).items()}
+                yield row(record, "EET", f"eet{b}", [display.get(label, label) for label in labels], {"schema": describe(labels, display, {})}, answer)
+            for e, event in enumerate(record["events"]):
+                event_roles = list(roles.get(event["type"], []))
+                event_roles += [a["role"] for a in event["arguments"] if a["role"] not in event_roles]
+                answer = {role: [] for role in event_roles}
+                for arg in event["arguments"]:
+                    if arg["text"] not in answer[arg["role"]]:
+                        answer[arg["role"]].append(arg["text"])
+                args = {"event_type": display.get(event["type"], event["type"]), "trigger": event["trigger"]["text"], "schema": "、".join(event_roles)}
+                yield row(record, "EEA", f"eea{e}", event_roles, args, answer)
+
+
+def render_batch(batch: dict, *, split: str, schema: dict, options: Optional[dict] = None, stats: Optional[dict] = None) -> dict:
     """``Dataset.map(batched=True)`` function: unified columns in, instruction columns out."""
-    out = {k: [] for k in ("id", "record_id", "corpus", "task", "split", "instruction", "input", "output", "template_id", "schema", "params")}
-    described = describe_schema(schema)
-    asked = [display for _, display in schema["types"]]
-    params = json.dumps({"seed": seed, "language": language}, sort_keys=True)
+    opts = InstructOptions(**(options or {}))
     columns = list(batch)
-    for i in range(len(batch["id"])):
-        record = {c: batch[c][i] for c in columns}
-        template = choose_template(record["task"], record["id"], seed, language)
-        out["id"].append(record["id"])
-        out["record_id"].append(record["id"])
-        out["corpus"].append(record["corpus"])
-        out["task"].append(record["task"])
-        out["split"].append(split)
-        out["instruction"].append(template["text"].format(schema=described))
-        out["input"].append(record["text"])
-        out["output"].append(gold_output(record, schema))
-        out["template_id"].append(template["id"])
-        out["schema"].append(asked)
-        out["params"].append(params)
-    return out
+    records = ({c: batch[c][i] for c in columns} for i in range(len(batch["id"])))
+    rows = list(render_records(records, split, schema, opts, stats))
+    return {key: [row[key] for row in rows] for key in INSTRUCT_COLUMNS}
 
 
 # ---------------------------------------------------------------- parsing answers back
 
-_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)(?:```|$)", re.S)
+_FENCE = re.compile(r"```[a-zA-Z]*\s*(.*?)(?:```|$)", re.S)
 _FULL_WIDTH = str.maketrans({"：": ":", "，": ",", "“": '"', "”": '"', "｛": "{", "｝": "}", "［": "[", "］": "]"})
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
 
 
-def _load_answer(answer: str):
-    """The JSON value in a model answer, tolerating fences, surrounding prose, full-width
-    punctuation, trailing commas and truncation (complete items are recovered)."""
+def _cut_points(text: str) -> list:
+    """Offsets just after each complete value (``]``/``}``) or before each ``,`` outside strings, last first."""
+    points, in_string, escaped = [], False, False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == ",":
+            points.append(i)
+        elif ch in "]}":
+            points.append(i + 1)
+    return points[::-1]
+
+
+def load_answer(answer: str):
+    """The JSON object in a model answer, or None. Tolerates code fences, prose around the JSON,
+    full-width punctuation, trailing commas and truncation (only complete items are recovered)."""
     import json_repair
 
     text = answer.strip()
@@ -127,24 +313,32 @@ def _load_answer(answer: str):
         start = attempt.find("{")
         if start < 0:
             continue
-        try:
-            return json.loads(attempt[start:])
-        except ValueError:
-            pass
-        value = json_repair.loads(attempt[start:])
-        if isinstance(value, dict):
-            return value
+        body = attempt[start:]
+        end = body.rfind("}")
+        for candidate in (body, body[: end + 1] if end >= 0 else body):
+            for variant in (candidate, _TRAILING_COMMA.sub(r"\1", candidate)):
+                try:
+                    value = json.loads(variant)
+                except ValueError:
+                    continue
+                if isinstance(value, dict):
+                    return value
+        # Truncated: cut after the last complete item and let json_repair close the brackets.
+        for cut in _cut_points(body):
+            value = json_repair.loads(body[:cut])
+            if isinstance(value, dict) and value:
+                return value
     return None
 
 
 def parse_output(answer: str, task: str, labels: Optional[dict] = None) -> Optional[list]:
-    """Structures in a model's answer (or a gold ``output``), or None when nothing parses.
+    """Structures in a model's answer (or a gold ``output``) for a row of ``task``, or None when
+    nothing parses. ``labels`` maps the readable type names back to the corpus's own labels.
 
-    Returns a list of dicts: NER ``{type, text}``; RE ``{type, head, tail, qualifiers}``;
-    EE ``{type, trigger, arguments: [{role, text}]}``. ``labels`` maps the readable type
-    names of the instruction back to the corpus's own labels.
+    Returns dicts: NER ``{type, text}``; RE ``{type, head, tail, qualifiers}``; EE ``{type,
+    trigger, arguments: [{role, text}]}``; EET ``{type, trigger}``; EEA ``{role, text}``.
     """
-    value = _load_answer(answer)
+    value = load_answer(answer) if isinstance(answer, str) else None
     if not isinstance(value, dict):
         return None
     labels = labels or {}
@@ -154,8 +348,12 @@ def parse_output(answer: str, task: str, labels: Optional[dict] = None) -> Optio
         if not isinstance(items, list):
             continue
         for item in items:
-            if task == "NER" and isinstance(item, str):
-                out.append({"type": type_, "text": item})
+            if task == "NER" and isinstance(item, (str, int, float)):
+                out.append({"type": type_, "text": str(item)})
+            elif task == "EET" and isinstance(item, (str, int, float)):
+                out.append({"type": type_, "trigger": str(item)})
+            elif task == "EEA" and isinstance(item, (str, int, float)):
+                out.append({"role": name, "text": str(item)})
             elif task == "RE" and isinstance(item, dict) and "head" in item and "tail" in item:
                 qualifiers = item.get("qualifiers") if isinstance(item.get("qualifiers"), dict) else {}
                 out.append({"type": type_, "head": str(item["head"]), "tail": str(item["tail"]), "qualifiers": {str(k): str(v) for k, v in qualifiers.items()}})
@@ -186,5 +384,5 @@ def structures_of(record: dict) -> list:
 
 
 def canonical(structures: list) -> set:
-    """A set of hashable tuples for comparing structures regardless of order and repetition."""
+    """A set of hashable strings for comparing structures regardless of order and repetition."""
     return {json.dumps(s, ensure_ascii=False, sort_keys=True) for s in structures}
