@@ -33,6 +33,35 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_score(args) -> int:
+    import json
+
+    from .export import iter_split
+    from .score import format_table, read_predictions, score_rows
+
+    try:
+        predictions = read_predictions(args.predictions)
+        result = score_rows(iter_split(args.data, args.config, args.split), predictions)
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        print(f"chinchilla score: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, ensure_ascii=False) if args.json else format_table(result))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import iter_split
+    from .formats import write_rows
+
+    try:
+        path = write_rows(iter_split(args.data, args.config, args.split), args.out, f"{args.config}.{args.split}", args.format)
+    except (KeyError, FileNotFoundError) as err:
+        print(f"chinchilla export: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +71,22 @@ def main(argv=None) -> int:
     build.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to build (default: all)")
     build.add_argument("--num-proc", type=int, default=1, help="corpora built in parallel")
     build.set_defaults(func=cmd_build)
+
+    score = sub.add_parser("score", help="score predictions against an instruct split")
+    score.add_argument("--predictions", required=True, help='JSON Lines {"id": row id, "output": answer}')
+    score.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
+    score.add_argument("--config", required=True, help="an instruct config, e.g. duee_instruct")
+    score.add_argument("--split", default="validation")
+    score.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    score.set_defaults(func=cmd_score)
+
+    export = sub.add_parser("export", help="write an instruct split for trainers (LLaMA-Factory, OpenAI)")
+    export.add_argument("--data", required=True, help="a built folder")
+    export.add_argument("--config", required=True)
+    export.add_argument("--split", default="train")
+    export.add_argument("--format", required=True, choices=["alpaca", "sharegpt", "openai"])
+    export.add_argument("--out", default="export", help="folder for the file (and dataset_info.json)")
+    export.set_defaults(func=cmd_export)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -26,9 +26,13 @@ import datasets
 
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_batch
 from .registry import builders, get_builder
-from .schema import INSTRUCT_FEATURES
+from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES
 
 REPORT_FILE = "build_report.json"
+# The mixture configs (all_unified, all_instruct) take at most this many rows of each corpus per
+# split (None: no cap), chosen by a hash of the record id, so no corpus drowns the others.
+DEFAULT_MIXTURE_CAPS = {"train": 50_000, "validation": 5_000, "test": 5_000}
+MIXTURE = "all"
 
 
 def bundled_fixtures() -> Path:
@@ -228,3 +232,64 @@ def _replace_dir(new: Path, target: Path) -> None:
     os.replace(new, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the mixture
+
+
+def _hash_key(seed: int, key: str) -> bytes:
+    return hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8]
+
+
+def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict] = None) -> list:
+    """``all_unified`` and ``all_instruct``: every corpus's rows per split, each corpus capped
+    (rows of the records with the smallest id hashes), concatenated and shuffled with ``seed``."""
+    caps = DEFAULT_MIXTURE_CAPS if caps is None else caps
+    mixtures = []
+    with tempfile.TemporaryDirectory(prefix="chinchilla-mixture-") as cache:
+        for view, features in (("unified", UNIFIED_FEATURES), ("instruct", INSTRUCT_FEATURES)):
+            parts: dict = {}
+            for result in results:
+                for config in result.configs:
+                    if config.view != view:
+                        continue
+                    for split, entry in config.splits.items():
+                        ds = datasets.Dataset.from_parquet(str(out / entry["path"]), cache_dir=cache, features=features)
+                        cap = caps.get(split)
+                        if cap is not None and len(ds) > cap:
+                            keys = ds["record_id"] if view == "instruct" else ds["id"]
+                            order = sorted(range(len(ds)), key=lambda i: (_hash_key(seed, keys[i]), i))
+                            ds = ds.select(sorted(order[:cap]))
+                        parts.setdefault(split, []).append(ds)
+            if not parts:
+                continue
+            mixed = datasets.DatasetDict(
+                {split: datasets.concatenate_datasets(dss).shuffle(seed=seed).flatten_indices(cache_file_name=os.path.join(cache, f"{view}-{split}.arrow")) for split, dss in parts.items()}
+            )
+            mixtures.append(_write_config(mixed, out, MIXTURE, view, features))
+    return mixtures
+
+
+# ---------------------------------------------------------------- reading a built folder
+
+
+def config_files(out: str) -> dict:
+    """``{config: {split: Path}}`` as listed in a built folder's card."""
+    from huggingface_hub import DatasetCard
+
+    root = Path(out)
+    card = DatasetCard.load(root / "README.md")
+    return {c["config_name"]: {f["split"]: root / f["path"] for f in c["data_files"]} for c in card.data["configs"]}
+
+
+def iter_split(out: str, config: str, split: str, batch_size: int = 1000):
+    """Rows (dicts) of one config split of a built folder, read batch by batch from its Parquet file."""
+    import pyarrow.parquet as pq
+
+    files = config_files(out)
+    if config not in files:
+        raise KeyError(f"config {config!r} is not in {out}; built: {', '.join(sorted(files))}")
+    if split not in files[config]:
+        raise KeyError(f"split {split!r} is not in {config}; has: {', '.join(files[config])}")
+    for batch in pq.ParquetFile(files[config][split]).iter_batches(batch_size=batch_size):
+        yield from batch.to_pylist()

@@ -1,0 +1,173 @@
+"""The instruction view: templates as data, batching and sampling rules, the tolerant parser,
+the scorer and the trainer exports."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import datasets
+import pytest
+
+from chinchilla_datasets.cli import main
+from chinchilla_datasets.export import iter_split
+from chinchilla_datasets.instruct import (
+    KNOWN_PLACEHOLDERS,
+    TEMPLATE_FILES,
+    InstructOptions,
+    choose_template,
+    corpus_stats,
+    load_answer,
+    load_templates,
+    parse_output,
+    render_records,
+    template_placeholders,
+)
+from chinchilla_datasets.score import score_rows
+
+
+def test_templates_parse_use_known_placeholders_and_have_unique_ids():
+    templates = load_templates()
+    assert set(templates) == set(TEMPLATE_FILES)
+    ids = [t["id"] for ts in templates.values() for t in ts]
+    assert len(ids) == len(set(ids))
+    for task, ts in templates.items():
+        languages = Counter(t["language"] for t in ts)
+        assert languages["zh"] >= 4 and languages["en"] >= 2, task
+        for t in ts:
+            assert t["task"] == task
+            used = template_placeholders(t["text"])
+            assert used <= KNOWN_PLACEHOLDERS and used == set(t["placeholders"]), t["id"]
+            t["text"].format(schema="S", event_type="E", trigger="T")  # renders without KeyError
+
+
+def test_template_choice_is_a_pure_function_of_id_and_seed():
+    picks = {choose_template("NER", f"x-{i}")["id"] for i in range(200)}
+    assert len(picks) == 4  # all Chinese phrasings get used
+    assert choose_template("RE", "row-7", seed=1) == choose_template("RE", "row-7", seed=1)
+    assert {choose_template("RE", "row-7", seed=s)["id"] for s in range(20)} != {choose_template("RE", "row-7")["id"]}
+    assert choose_template("EE", "row-1", language="en")["language"] == "en"
+
+
+def ner_record(i, entities, text="张三在北京的华星公司工作"):
+    ents = [{"type": t, "text": m, "start": text.find(m), "end": text.find(m) + len(m)} for t, m in entities]
+    return {"id": f"c-train-{i}", "corpus": "c", "task": "NER", "text": text, "entities": ents, "relations": [], "events": [], "flags": []}
+
+
+SCHEMA = {"types": [[t, t] for t in ("PER", "LOC", "ORG", "TIME", "PROD", "GPE", "EVT", "NUM")], "roles": {}}
+
+
+def test_evaluation_splits_get_the_full_schema_in_batches():
+    record = ner_record(1, [("PER", "张三")])
+    rows = list(render_records([record], "validation", SCHEMA, InstructOptions(ner_batch=3)))
+    assert [r["schema"] for r in rows] == [["PER", "LOC", "ORG"], ["TIME", "PROD", "GPE"], ["EVT", "NUM"]]
+    assert json.loads(rows[0]["output"]) == {"PER": ["张三"], "LOC": [], "ORG": []}
+    assert all(json.loads(r["output"]) == {t: [] for t in r["schema"]} for r in rows[1:])
+
+
+def test_training_rows_hold_gold_types_and_prefer_hard_negatives():
+    # ORG co-occurs with PER in the corpus; NUM never does: ORG is the hard negative.
+    records = [ner_record(i, [("PER", "张三"), ("ORG", "华星公司")]) for i in range(5)] + [ner_record(9, [("PER", "张三")])]
+    options = InstructOptions(negative_ratio=1.0)
+    stats = corpus_stats(records, SCHEMA, options)
+    assert stats["cooccur"]["PER"]["ORG"] == 5
+    rows = list(render_records([records[-1]], "train", SCHEMA, options, stats))
+    assert len(rows) == 1 and sorted(rows[0]["schema"]) == ["ORG", "PER"]
+    assert json.loads(rows[0]["output"]) == {"PER": ["张三"], "ORG": []}
+    assert json.loads(rows[0]["params"])["negative_ratio"] == 1.0
+
+
+def test_all_empty_rows_stay_under_the_cap():
+    annotated = [ner_record(i, [("PER", "张三")]) for i in range(30)]
+    empty = [ner_record(100 + i, [], text="今天天气很好") for i in range(100)]
+    records = annotated + empty
+    for cap in (0.1, 0.25):
+        options = InstructOptions(empty_cap=cap)
+        stats = corpus_stats(records, SCHEMA, options)
+        rows = list(render_records(records, "train", SCHEMA, options, stats))
+        all_empty = [r for r in rows if not any(json.loads(r["output"]).values())]
+        assert 0 < len(all_empty) <= cap * len(rows)
+        assert stats["empty_records"] == 100 and stats["empty_kept"] == len(all_empty)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '```json\n{"PER": ["张三"], "LOC": ["北京"]}\n```',
+        '好的，结果如下：{"PER": ["张三"], "LOC": ["北京"]} 以上。',
+        '｛“PER”：［“张三”］，“LOC”：［“北京”］｝',
+        '{"PER": ["张三",], "LOC": ["北京"],}',
+    ],
+)
+def test_parser_tolerates_fences_prose_full_width_and_trailing_commas(answer):
+    assert parse_output(answer, "NER") == [{"type": "PER", "text": "张三"}, {"type": "LOC", "text": "北京"}]
+
+
+def test_parser_recovers_only_complete_items_of_a_truncated_answer():
+    assert parse_output('{"PER": ["张三", "李四"], "LOC": ["北京", "上', "NER") == [
+        {"type": "PER", "text": "张三"}, {"type": "PER", "text": "李四"}, {"type": "LOC", "text": "北京"}]
+    truncated_re = '{"作者": [{"head": "山城旧事", "tail": "林晚秋"}, {"head": "听雨", "ta'
+    assert parse_output(truncated_re, "RE") == [{"type": "作者", "head": "山城旧事", "tail": "林晚秋", "qualifiers": {}}]
+    assert parse_output("I cannot answer that.", "NER") is None
+
+
+def gold_rows(build, config, split="validation"):
+    return list(iter_split(str(build), config, split))
+
+
+def test_scoring_gold_gives_f1_one(fixture_build):
+    for config in ("duie_instruct", "duee_instruct", "duee_fin_instruct"):
+        rows = gold_rows(fixture_build, config)
+        result = score_rows(rows, {r["id"]: r["output"] for r in rows})
+        assert result["overall"]["f1"] == 1.0 and result["overall"]["gold"] > 0
+        assert result["missing"] == result["unparseable"] == 0
+
+
+def test_scoring_a_perturbed_copy_gives_the_expected_figures():
+    records = [ner_record(1, [("PER", "张三"), ("LOC", "北京")]), ner_record(2, [("PER", "张三")])]
+    rows = list(render_records(records, "validation", SCHEMA, InstructOptions()))
+    by_record = {r["record_id"]: r for r in rows if "PER" in r["schema"]}
+    predictions = {
+        # record 1: PER right, LOC missed, one wrong ORG -> tp 1, pred 2, gold 2
+        by_record["c-train-1"]["id"]: '```json\n{"PER": ["张三"], "LOC": [], "ORG": ["华星"]}\n```',
+        # record 2 has the same text but is scored on its own: unparseable -> empty prediction
+        by_record["c-train-2"]["id"]: "不知道",
+    }
+    result = score_rows(rows, predictions)
+    assert result["overall"]["tp"] == 1 and result["overall"]["pred"] == 2 and result["overall"]["gold"] == 3
+    assert result["overall"]["precision"] == 0.5 and result["overall"]["recall"] == pytest.approx(1 / 3, abs=1e-6)
+    assert result["overall"]["f1"] == pytest.approx(0.4)
+    assert result["unparseable"] == 1 and result["missing"] == len(rows) - 2
+    assert result["records"] == 2
+    assert result["by_type"]["NER"]["LOC"]["recall"] == 0.0
+
+
+def test_score_cli_prints_json_with_overall(fixture_build, tmp_path, capsys):
+    rows = gold_rows(fixture_build, "duee_instruct")
+    predictions = tmp_path / "p.jsonl"
+    predictions.write_text("\n".join(json.dumps({"id": r["id"], "output": r["output"]}, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert main(["score", "--predictions", str(predictions), "--data", str(fixture_build), "--config", "duee_instruct", "--split", "validation", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"precision", "recall", "f1"} <= set(result["overall"]) and result["overall"]["f1"] == 1.0
+    assert set(result["by_task"]) == {"EE-trigger", "EE-argument"}
+    assert main(["score", "--predictions", str(predictions), "--data", str(fixture_build), "--config", "nope_instruct"]) == 2
+
+
+@pytest.mark.parametrize("fmt", ["alpaca", "sharegpt", "openai"])
+def test_exports_load_in_the_formats_named(fixture_build, tmp_path, fmt):
+    out = tmp_path / "export"
+    assert main(["export", "--data", str(fixture_build), "--config", "duie_instruct", "--split", "train", "--format", fmt, "--out", str(out)]) == 0
+    path = out / f"duie_instruct.train.{fmt}.jsonl"
+    ds = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
+    rows = gold_rows(fixture_build, "duie_instruct", "train")
+    assert len(ds) == len(rows)
+    if fmt == "alpaca":
+        assert ds[0] == {"instruction": rows[0]["instruction"], "input": rows[0]["input"], "output": rows[0]["output"]}
+    elif fmt == "sharegpt":
+        assert [m["from"] for m in ds[0]["conversations"]] == ["human", "gpt"]
+    else:
+        assert [m["role"] for m in ds[0]["messages"]] == ["user", "assistant"]
+        assert json.loads(ds[0]["messages"][1]["content"]) == json.loads(rows[0]["output"])
+    if fmt != "openai":
+        info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+        assert info["duie_instruct.train"]["file_name"] == path.name
