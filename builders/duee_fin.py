@@ -4,8 +4,12 @@ JSON Lines ``{"text", "title", "id", "event_list": [{"trigger", "event_type", "a
 [{"role", "argument"}]}]}``. Quirks: no offsets (triggers and arguments are grounded at their first
 occurrence); documents with no event are stored WITHOUT the ``event_list`` key and are kept as
 negatives; texts contain newlines and zero-width spaces; the role 公司上市.环节 takes enum values
-(筹备上市, …) that need not occur in the text, so their offsets are null. The title is kept in the
-raw view; the unified text is the body.
+(筹备上市, …) that need not occur in the text, so their offsets are null.
+
+Annotators read the title too: in the dev file every non-enum mention absent from the body occurs
+in the title (e.g. a trigger only the headline states). So the unified text is ``title + "\n" +
+body``; mentions are grounded in the body first and in the title only when the body lacks them
+(flag ``grounded_in_title``). The raw view keeps title and text apart, as in the source.
 """
 
 import datasets
@@ -14,6 +18,8 @@ from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
 from chinchilla_datasets.sources import read_event_schema, read_json_lines
 from chinchilla_datasets.spans import ground
+
+GROUNDED_IN_TITLE = "grounded_in_title"
 
 CORPUS = Corpus(
     name="duee_fin",
@@ -36,7 +42,8 @@ CORPUS = Corpus(
     quirks=(
         "Documents without events have no event_list key; they are kept with no events.",
         "Enum arguments (公司上市.环节) need not occur in the text: their offsets are null.",
-        "Triggers and arguments are grounded at their first occurrence in the document.",
+        "Triggers and arguments are grounded at their first occurrence in the body, else in the title; "
+        "the unified text is the title, a newline, and the body.",
     ),
 )
 
@@ -64,12 +71,26 @@ class DuEEFin(ChinchillaBuilder):
         yield from read_json_lines(path)
 
     def to_unified(self, raw):
-        text, flags, events = raw["text"], [], []
+        title, body, flags, events = raw["title"], raw["text"], [], []
+        text = f"{title}\n{body}" if title else body
+        offset = len(text) - len(body)
+
+        def locate(mention):
+            local = []
+            start, end = ground(body, mention, None, local)
+            if start is not None:
+                flags.extend(f for f in local if f not in flags)
+                return start + offset, end + offset
+            start, end = ground(title, mention, None, flags)
+            if start is not None and GROUNDED_IN_TITLE not in flags:
+                flags.append(GROUNDED_IN_TITLE)
+            return start, end
+
         for event in raw["event_list"] or []:
-            start, end = ground(text, event["trigger"], None, flags)
+            start, end = locate(event["trigger"])
             arguments = []
             for arg in event["arguments"]:
-                a_start, a_end = ground(text, arg["argument"], None, flags)
+                a_start, a_end = locate(arg["argument"])
                 arguments.append({"role": arg["role"], "text": arg["argument"], "start": a_start, "end": a_end})
             events.append(
                 {"type": event["event_type"], "trigger": {"text": event["trigger"], "start": start, "end": end}, "arguments": arguments}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
-from typing import Iterator, Union
+from typing import Iterator
 
 import orjson
 
@@ -84,28 +84,6 @@ def read_blocks(path: str) -> Iterator[tuple]:
             block, start = [], None
     if block:
         yield start, block
-
-
-def read_char_tags(path: str, sep: Union[str, None] = None) -> Iterator[tuple]:
-    """Yield ``(line_no, (chars, tags))`` for one-char-per-line tagged files, or ``(line_no, Reject)``.
-
-    ``sep`` None splits on any whitespace (space or TAB). A line that is not ``char<sep>tag``
-    rejects its whole sentence, since tags cannot be realigned.
-    """
-    for start, block in read_blocks(path):
-        if isinstance(block, Reject):
-            yield start, block
-            continue
-        chars, tags = [], []
-        for offset, line in enumerate(block):
-            parts = line.split(sep)
-            if len(parts) != 2:
-                yield start, Reject(f"line {start + offset}: expected 'char tag', got {line!r}")
-                break
-            chars.append(parts[0])
-            tags.append(parts[1])
-        else:
-            yield start, (chars, tags)
 
 
 def read_event_schema(path: str) -> dict:
