@@ -176,6 +176,8 @@ def build_collection(
     num_proc: int = 1,
     log: Callable[[str], None] = print,
     options: InstructOptions = InstructOptions(),
+    near_duplicates: bool = False,
+    drop_leaks: bool = False,
 ) -> dict:
     """Build every corpus found under ``data_dir`` (``data_dir/<corpus>/``) into ``out``.
 
@@ -183,6 +185,7 @@ def build_collection(
     skipped with one line naming the expected files; the others still build.
     """
     from .card import write_card  # the card needs every corpus's output
+    from .dedup import apply_flags
 
     data_root = Path(data_dir) if data_dir else bundled_fixtures()
     names = corpora or list(builders())
@@ -213,6 +216,7 @@ def build_collection(
             for job in jobs:
                 log(f"building {job[0]} from {job[1]}")
                 results.append(_build_job(job))
+        apply_flags(tmp, results, near=near_duplicates, drop_leaks=drop_leaks)
         report = {r.name: r.report for r in results}
         (tmp / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
         write_card(tmp, results, skipped)

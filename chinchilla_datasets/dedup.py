@@ -1,0 +1,165 @@
+"""Duplicate and leakage flags over the whole build, after every corpus's unified view is written.
+
+Rows are flagged, never dropped silently:
+- ``duplicate``: the same text occurred earlier in the same corpus split;
+- ``leaks_into_test``: a ``train`` row whose text occurs in a validation or test split of any corpus;
+- ``cross_corpus_duplicate``: the text occurs in another corpus too;
+- ``near_duplicate`` (with ``near=True``): another record with a different text has a character
+  5-gram Jaccard similarity of at least ``NEAR_THRESHOLD``, found with MinHash-LSH (datasketch),
+  not an O(n²) loop.
+``drop_leaks`` removes the leaking training rows from the unified and instruct views and counts them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+DUPLICATE = "duplicate"
+LEAK = "leaks_into_test"
+CROSS_CORPUS = "cross_corpus_duplicate"
+NEAR_DUPLICATE = "near_duplicate"
+EVAL_SPLITS = frozenset({"validation", "test"})
+NEAR_THRESHOLD = 0.8
+SHINGLE = 5
+NUM_PERM = 64
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=12).digest()
+
+
+def _texts(path: Path):
+    for batch in pq.ParquetFile(path).iter_batches(columns=["text"], batch_size=4096):
+        yield from batch.column(0).to_pylist()
+
+
+def find_flags(out: Path, unified: list, near: bool = False) -> dict:
+    """``{(config name, split): {row index: [flags]}}`` for the unified configs in ``unified``."""
+    places = defaultdict(set)  # digest -> {(corpus, split)}
+    for config in unified:
+        for split, entry in config.splits.items():
+            for text in _texts(out / entry["path"]):
+                places[_digest(text)].add((config.corpus, split))
+    flags: dict = defaultdict(dict)
+    for config in unified:
+        for split, entry in config.splits.items():
+            seen = set()
+            for i, text in enumerate(_texts(out / entry["path"])):
+                digest = _digest(text)
+                row = []
+                if digest in seen:
+                    row.append(DUPLICATE)
+                seen.add(digest)
+                where = places[digest]
+                if split == "train" and any(s in EVAL_SPLITS for _, s in where):
+                    row.append(LEAK)
+                if len({c for c, _ in where}) > 1:
+                    row.append(CROSS_CORPUS)
+                if row:
+                    flags[(config.name, split)][i] = row
+    if near:
+        for key, i in _near_duplicates(out, unified):
+            flags[key].setdefault(i, []).append(NEAR_DUPLICATE)
+    return flags
+
+
+def _near_duplicates(out: Path, unified: list):
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=NEAR_THRESHOLD, num_perm=NUM_PERM)
+    keys, hashes, digests = [], [], {}
+    for config in unified:
+        for split, entry in config.splits.items():
+            texts = list(_texts(out / entry["path"]))
+            shingles = [{t[j : j + SHINGLE].encode() for j in range(max(1, len(t) - SHINGLE + 1))} for t in texts]
+            for i, m in enumerate(MinHash.bulk(shingles, num_perm=NUM_PERM)):
+                key = f"{config.name}\t{split}\t{i}"
+                keys.append(key)
+                hashes.append(m)
+                digests[key] = _digest(texts[i])
+    with lsh.insertion_session() as session:
+        for key, m in zip(keys, hashes):
+            session.insert(key, m)
+    for key, m in zip(keys, hashes):
+        if any(other != key and digests[other] != digests[key] for other in lsh.query(m)):
+            name, split, i = key.split("\t")
+            yield (name, split), int(i)
+
+
+def rewrite(out: Path, entry: dict, config_name: str, split: str, transform) -> dict:
+    """Stream a Parquet file through ``transform(batch) -> batch`` into a new fingerprinted file."""
+    from .export import sha256_file
+
+    source = out / entry["path"]
+    parquet = pq.ParquetFile(source)
+    tmp = source.with_name(f".{split}.rewrite.tmp")
+    rows, nbytes = 0, 0
+    with pq.ParquetWriter(tmp, parquet.schema_arrow) as writer:
+        for index, batch in enumerate(parquet.iter_batches(batch_size=4096)):
+            batch = transform(index * 4096, batch)
+            if batch.num_rows:
+                writer.write_batch(batch)
+            rows += batch.num_rows
+            nbytes += batch.nbytes
+    final = source.with_name(f"{split}-{sha256_file(str(tmp))[:16]}.parquet")
+    os.replace(tmp, final)
+    if final != source:
+        source.unlink()
+    return {"path": f"{config_name}/{final.name}", "num_examples": rows, "num_bytes": nbytes}
+
+
+def apply_flags(out: Path, results: list, near: bool = False, drop_leaks: bool = False) -> None:
+    """Flag duplicates and leaks in every unified config (updating ``results`` in place), and
+    with ``drop_leaks`` remove leaking training rows from the unified and instruct views."""
+    unified = [c for r in results for c in r.configs if c.view == "unified"]
+    flags = find_flags(out, unified, near)
+    for result in results:
+        for config in result.configs:
+            if config.view != "unified":
+                continue
+            dropped_ids = set()
+            for split, entry in list(config.splits.items()):
+                row_flags = flags.get((config.name, split), {})
+                counts = Counter(f for fs in row_flags.values() for f in fs)
+                note = result.report.setdefault(split, {})
+                note.update({"duplicates": counts[DUPLICATE], "leaks_into_test": counts[LEAK], "cross_corpus_duplicates": counts[CROSS_CORPUS]})
+                if near:
+                    note["near_duplicates"] = counts[NEAR_DUPLICATE]
+                drop = drop_leaks and split == "train"
+                if not row_flags:
+                    continue
+
+                def transform(offset, batch, row_flags=row_flags, drop=drop, dropped_ids=dropped_ids):
+                    names = batch.schema.names
+                    flag_col = batch.column(names.index("flags")).to_pylist()
+                    keep = []
+                    for j in range(batch.num_rows):
+                        extra = row_flags.get(offset + j)
+                        if extra:
+                            flag_col[j] = flag_col[j] + [f for f in extra if f not in flag_col[j]]
+                        leaking = drop and extra and LEAK in extra
+                        if leaking:
+                            dropped_ids.add(batch.column(names.index("id"))[j].as_py())
+                        keep.append(not leaking)
+                    columns = list(batch.columns)
+                    columns[names.index("flags")] = pa.array(flag_col, type=batch.schema.field("flags").type)
+                    return pa.RecordBatch.from_arrays(columns, schema=batch.schema).filter(pa.array(keep))
+
+                config.splits[split] = rewrite(out, entry, config.name, split, transform)
+                if drop:
+                    note["dropped_leaks"] = len(dropped_ids)
+            if dropped_ids:
+                instruct = next(c for c in result.configs if c.view == "instruct")
+
+                def drop_rows(offset, batch):
+                    record_ids = batch.column(batch.schema.names.index("record_id")).to_pylist()
+                    return batch.filter(pa.array([rid not in dropped_ids for rid in record_ids]))
+
+                instruct.splits["train"] = rewrite(out, instruct.splits["train"], instruct.name, "train", drop_rows)
+                result.report["train"]["instruct_after_drop"] = instruct.splits["train"]["num_examples"]
