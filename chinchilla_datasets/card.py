@@ -1,22 +1,164 @@
-"""The dataset card (OUT/README.md): YAML listing every config and its data files, and a body
-describing the corpora, sizes, licenses, quirks and provenance, generated from builder metadata."""
+"""The dataset card (OUT/README.md): the YAML the Hub and ``datasets`` read, and a body describing
+the collection, written from builder metadata and from the Parquet files themselves.
+
+The YAML holds ``configs`` (data files per split), ``dataset_info`` (features and sizes),
+``language``, task categories, the per-corpus license terms and, under ``chinchilla_build``, what
+cannot be recomputed from the folder (package version, checksums of the source files read,
+corpora skipped). The card is therefore also the manifest of a build: :func:`read_build` turns a
+built folder back into the outputs :func:`write_card` was given, which is how ``chinchilla push``
+re-renders the card for the configs it publishes (:class:`Exclusion` says which were left out).
+
+Statistics, examples and the size check read the Parquet files: a card whose row counts differ
+from its files is never written.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Optional
 
 import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import __version__
+from .corpus import Corpus
+from .export import REPORT_FILE, ConfigOutput, CorpusOutput
+from .instruct import load_templates
 from .registry import get_builder
+from .schema import VIEWS
 
+CARD_FILE = "README.md"
+BUILD_KEY = "chinchilla_build"
+TITLE = "Chinchilla: Chinese information extraction"
 TASK_CATEGORIES = {"NER": "token-classification", "RE": "text-classification", "EE": "text-generation"}
+TASK_IDS = {"NER": "named-entity-recognition"}
+LABEL_COLUMNS = {"NER": "entities", "RE": "relations", "EE": "events"}
+RAW_TEXT_COLUMNS = ("text", "sentence")  # the raw column holding the text, where the source has one
+TOP_TYPES = 10
+EXAMPLE_CHARS = 120
+EXAMPLE_ITEMS = 3
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 
 
-def card_data(results: list) -> DatasetCardData:
+@dataclass(frozen=True)
+class Exclusion:
+    """A corpus whose configs are left out of a published card, and why."""
+
+    corpus: str
+    configs: tuple
+    reason: str
+
+
+@dataclass
+class Build:
+    """A built folder as :func:`read_build` reads it back."""
+
+    out: Path
+    results: list  # CorpusOutput, in build order
+    skipped: dict  # corpus -> why it was not built
+    version: str  # of the package that built it
+
+
+@dataclass
+class SplitStats:
+    records: int
+    text_lengths: Optional[tuple]  # (min, mean, max) characters, None when the view has no text column
+    no_annotation: Optional[int]  # records without any label; None when the view cannot tell
+
+
+@dataclass
+class ConfigStats:
+    splits: dict  # split -> SplitStats
+    types: Counter  # label type -> count, over the labelled splits
+    templates: Counter  # template id -> rows (instruct configs)
+    example: Optional[dict]  # the first record, truncated for display
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def write_card(out: Path, results: list, skipped: dict) -> None:
+    """Write OUT/README.md for the corpora built into ``out`` (called by ``build_collection``)."""
+    out = Path(out)
+    (out / CARD_FILE).write_text(render_card(out, results, skipped), encoding="utf-8")
+
+
+def render_card(
+    out: Path,
+    results: list,
+    skipped: dict,
+    *,
+    excluded: Iterable[Exclusion] = (),
+    repo_id: Optional[str] = None,
+    version: str = __version__,
+) -> str:
+    """The card text for ``results`` (a list of ``CorpusOutput``) whose Parquet files are in ``out``.
+
+    ``excluded`` corpora are named in the body with the reason. ``repo_id`` is the Hub repository
+    the card is published to: the loading example uses it instead of the local folder name, and
+    skipped corpora are named without the reasons (which hold paths of the machine that built it).
+    """
+    out = Path(out)
+    if not results:
+        raise ValueError("a dataset card needs at least one corpus")
+    excluded = tuple(excluded)
+    if repo_id is not None:
+        skipped = {name: "no source files given" for name in skipped}
+    stats = {config.name: config_stats(out, config) for result in results for config in result.configs}
+    data = card_data(out, results, skipped, excluded, version)
+    body = card_body(results, skipped, stats, excluded, repo_id, version)
+    return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}"))
+
+
+def read_build(out: Path) -> Build:
+    """The outputs a built folder was made from, rebuilt from its card and ``build_report.json``:
+    what :func:`write_card` was called with (each ``CorpusOutput`` without its label schema)."""
+    out = Path(out)
+    card = DatasetCard.load(out / CARD_FILE)
+    configs = MetadataConfigs.from_dataset_card_data(card.data)
+    infos = DatasetInfosDict.from_dataset_card_data(card.data)
+    report = json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))
+    meta = card.data.get(BUILD_KEY) or {}
+    corpora = list(meta.get("corpora") or [])
+    # Configs the build metadata does not name (an older card) still come back, grouped by prefix.
+    known = {c["name"] for c in corpora}
+    corpora += [{"name": prefix} for prefix in dict.fromkeys(n.rpartition("_")[0] for n in configs) if prefix not in known]
+    views = {view: i for i, view in enumerate(VIEWS)}
+    results = []
+    for corpus in corpora:
+        name = corpus["name"]
+        config_names = sorted((n for n in configs if n.rpartition("_")[0] == name), key=lambda n: (views.get(n.rpartition("_")[2], len(views)), n))
+        outputs = []
+        for config_name in config_names:
+            info = infos[config_name]
+            config = ConfigOutput(name=config_name, corpus=name, view=config_name.rpartition("_")[2], features=info.features)
+            for entry in configs[config_name]["data_files"]:
+                split = entry["split"]
+                config.splits[split] = {
+                    "path": entry["path"],
+                    "num_examples": info.splits[split].num_examples,
+                    "num_bytes": info.splits[split].num_bytes,
+                }
+            outputs.append(config)
+        if outputs:
+            sources = dict(corpus.get("sources") or {})
+            results.append(CorpusOutput(name=name, configs=outputs, report=report.get(name, {}), sources=sources))
+    return Build(out=out, results=results, skipped=dict(meta.get("skipped") or {}), version=meta.get("version", "unknown"))
+
+
+# ---------------------------------------------------------------- YAML
+
+
+def card_data(out: Path, results: list, skipped: dict, excluded: tuple = (), version: str = __version__) -> DatasetCardData:
     infos, configs = {}, {}
     for result in results:
         for config in result.configs:
@@ -26,84 +168,411 @@ def card_data(results: list) -> DatasetCardData:
             infos[config.name] = datasets.DatasetInfo(
                 features=config.features,
                 splits=splits,
-                download_size=sum(entry.get("bytes_on_disk", 0) for entry in config.splits.values()),
+                download_size=sum((out / entry["path"]).stat().st_size for entry in config.splits.values()),
                 dataset_size=sum(entry["num_bytes"] for entry in config.splits.values()),
             )
             configs[config.name] = {"data_files": [{"split": s, "path": e["path"]} for s, e in config.splits.items()]}
-    corpora = [get_builder(r.name).corpus for r in results]
+    corpora = [c for c in map(corpus_of, results) if c is not None]
+    derived = [c.name for r in results if corpus_of(r) is None for c in r.configs]
+    tasks = {c.task for c in corpora}
+    largest = max(sum(e["num_examples"] for e in c.splits.values()) for r in results for c in r.configs)
     data = DatasetCardData(
         language=["zh"],
-        pretty_name="Chinchilla: Chinese information extraction",
-        task_categories=sorted({TASK_CATEGORIES[c.task] for c in corpora}),
+        multilinguality="monolingual",
+        pretty_name=TITLE,
+        size_categories=[size_category(largest)],
+        task_categories=sorted({TASK_CATEGORIES[t] for t in tasks} | {"text-generation"}),  # + the instruct views
+        task_ids=sorted({TASK_IDS[t] for t in tasks if t in TASK_IDS}) or None,
         tags=["information-extraction", "ner", "relation-extraction", "event-extraction", "instruction-tuning"],
         license="other",
+        license_name="per-corpus",
+        license_details="Each config keeps the terms of its source corpus: "
+        + "; ".join(f"{c.name}: {c.license}" for c in corpora)
+        + (f"; {', '.join(derived)}: rows of these corpora, each under its corpus's terms" if derived else ""),
     )
     DatasetInfosDict(infos).to_dataset_card_data(data)
     MetadataConfigs(configs).to_dataset_card_data(data)
+    data[BUILD_KEY] = {
+        "version": version,
+        "corpora": [{"name": r.name, "sources": dict(sorted(r.sources.items()))} for r in results],
+        "skipped": dict(skipped),
+    }
+    if excluded:
+        data[BUILD_KEY]["excluded"] = {e.corpus: {"configs": list(e.configs), "reason": e.reason} for e in excluded}
     return data
 
 
-def write_card(out: Path, results: list, skipped: dict) -> None:
-    for result in results:  # sizes on disk, for dataset_info.download_size
-        for config in result.configs:
-            for entry in config.splits.values():
-                entry["bytes_on_disk"] = (out / entry["path"]).stat().st_size
-    data = card_data(results)
-    body = _body(results, skipped)
-    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
-    (out / "README.md").write_text(str(card), encoding="utf-8")
+def size_category(rows: int) -> str:
+    for bound, name in SIZE_CATEGORIES:
+        if rows < bound:
+            return name
+    return "n>10M"
 
 
-def _body(results: list, skipped: dict) -> str:
+# ---------------------------------------------------------------- statistics from Parquet
+
+
+def config_stats(out: Path, config: ConfigOutput) -> ConfigStats:
+    """Sizes, text lengths, unannotated records, label types and an example of one config, from its
+    Parquet files; raises ``ValueError`` when a file's row count differs from the card's."""
+    builder = registered_builder(config.corpus)  # None for configs mixing corpora (all_*)
+    unlabelled = builder.corpus.unlabelled_splits if builder else frozenset()
+    stats = ConfigStats(splits={}, types=Counter(), templates=Counter(), example=None)
+    for split, entry in config.splits.items():
+        table = pq.read_table(out / entry["path"])
+        if table.num_rows != entry["num_examples"]:
+            raise ValueError(f"{entry['path']}: {table.num_rows} rows but the card says {entry['num_examples']}")
+        labelled = split not in unlabelled
+        if config.view == "unified":
+            text, empty = table.column("text"), _unified_unannotated(table)
+            if labelled:
+                stats.types.update(_label_types(table))
+        elif config.view == "instruct":
+            text, empty = table.column("input"), 0
+            for output in table.column("output").to_pylist():
+                answer = json.loads(output)
+                if not isinstance(answer, dict):
+                    empty += not answer
+                    continue
+                empty += not any(answer.values())
+                stats.types.update({key: len(items) if isinstance(items, list) else 1 for key, items in answer.items() if items})
+            stats.templates.update(_value_counts(table.column("template_id")))
+        else:
+            text = _raw_text(table)
+            empty = table.num_rows if not labelled else _raw_unannotated(table, builder.label_keys if builder else frozenset())
+        stats.splits[split] = SplitStats(table.num_rows, _lengths(text), empty)
+        if stats.example is None and table.num_rows:
+            stats.example = truncate(table.slice(0, 1).to_pylist()[0])
+    return stats
+
+
+def _raw_text(table: pa.Table) -> Optional[pa.ChunkedArray]:
+    for name in RAW_TEXT_COLUMNS:
+        if name in table.column_names and pa.types.is_string(table.schema.field(name).type):
+            return table.column(name)
+    return None
+
+
+def _label_types(table: pa.Table) -> Counter:
+    """Types of each row's task structures: entities of NER rows, relations of RE rows, events of EE rows."""
+    counts = Counter()
+    for task, column in LABEL_COLUMNS.items():
+        rows = table.filter(pc.equal(table.column("task"), task))
+        if rows.num_rows:
+            counts.update(_value_counts(_flat_types(rows.column(column))))
+    return counts
+
+
+def _flat_types(column: pa.ChunkedArray) -> pa.Array:
+    values = column.combine_chunks().flatten()
+    return values.field("type") if len(values) else pa.array([], pa.string())
+
+
+def _value_counts(array) -> dict:
+    return {row["values"]: row["counts"] for row in pc.value_counts(array).to_pylist()}
+
+
+def _unified_unannotated(table: pa.Table) -> int:
+    sizes = [pc.fill_null(pc.list_value_length(table.column(c)), 0) for c in LABEL_COLUMNS.values()]
+    total = sizes[0]
+    for size in sizes[1:]:
+        total = pc.add(total, size)
+    return int(pc.sum(pc.equal(total, 0)).as_py() or 0)
+
+
+def _raw_unannotated(table: pa.Table, label_keys: frozenset) -> Optional[int]:
+    """Raw records whose label fields are all absent or empty (None when the builder names none)."""
+    keys = [k for k in sorted(label_keys) if k in table.column_names]
+    if not keys:
+        return None
+    empty = None
+    for key in keys:
+        column = table.column(key)
+        if pa.types.is_list(column.type):
+            this = pc.equal(pc.fill_null(pc.list_value_length(column), 0), 0)
+        else:
+            this = pc.is_null(column)
+        empty = this if empty is None else pc.and_(empty, this)
+    return int(pc.sum(empty).as_py() or 0)
+
+
+def _lengths(column: Optional[pa.ChunkedArray]) -> Optional[tuple]:
+    if column is None or len(column) == 0:
+        return None
+    lengths = pc.utf8_length(column)
+    bounds = pc.min_max(lengths).as_py()
+    return bounds["min"], pc.mean(lengths).as_py(), bounds["max"]
+
+
+def truncate(value, chars: int = EXAMPLE_CHARS, items: int = EXAMPLE_ITEMS):
+    """A display copy of a record: long strings cut, long lists shortened (with a count of the rest)."""
+    if isinstance(value, str):
+        return value if len(value) <= chars else value[:chars] + f"…(+{len(value) - chars} chars)"
+    if isinstance(value, dict):
+        return {k: truncate(v, chars, items) for k, v in value.items()}
+    if isinstance(value, list):
+        kept = [truncate(v, chars, items) for v in value[:items]]
+        return kept + ([f"…(+{len(value) - items} more)"] if len(value) > items else [])
+    return value
+
+
+# ---------------------------------------------------------------- body
+
+
+def registered_builder(name: str):
+    try:
+        return get_builder(name)
+    except KeyError:
+        return None
+
+
+def corpus_of(result: CorpusOutput) -> Optional[Corpus]:
+    """The corpus a result is, or None for derived configs (the ``all_*`` mixtures)."""
+    builder = registered_builder(result.name)
+    return builder.corpus if builder else None
+
+
+def card_body(results: list, skipped: dict, stats: dict, excluded: tuple, repo_id: Optional[str], version: str) -> str:
+    sections = [
+        _intro(results, repo_id),
+        _excluded(excluded),
+        _corpora(results, skipped, published=repo_id is not None),
+        _statistics(results, stats),
+        _examples(results, stats),
+        _templates(stats),
+        _accounting(results),
+        _quirks(results),
+        _provenance(results, version),
+        _citations(results),
+    ]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _intro(results: list, repo_id: Optional[str]) -> str:
+    example = next((c.name for r in results for c in r.configs if c.view == "instruct"), results[0].configs[0].name)
+    where = (
+        f'load_dataset("{repo_id}", "{example}")'
+        if repo_id
+        else f'load_dataset("chinchilla", "{example}")   # from the parent of this folder (named chinchilla)'
+    )
+    return "\n".join(
+        [
+            f"# {TITLE}",
+            "",
+            "Chinchilla gathers Chinese information-extraction corpora — named entities (NER), relations (RE) and "
+            "events (EE) — and publishes each as three configs of one dataset:",
+            "",
+            "- `<corpus>_raw`: the source records, as close to the original as `datasets` features allow;",
+            "- `<corpus>_unified`: one schema for every corpus (`text`, `entities`, `relations`, `events` with character "
+            "offsets, `end` exclusive, null when the mention does not occur in the text; `flags` marking guessed or "
+            "ungrounded spans);",
+            "- `<corpus>_instruct`: Alpaca-style rows (`instruction`, `input`, `output`, plus `id`, `record_id`, `corpus`, "
+            "`task`, `split`, `template_id`, `schema`, `params`) whose `output` is a JSON object keyed by the types "
+            "the instruction asks for.",
+            "",
+            "Unlabelled test splits (e.g. `test1`) are in the raw configs only.",
+            "",
+            "```python",
+            "from datasets import load_dataset",
+            f"ds = {where}",
+            "```",
+        ]
+    )
+
+
+def _excluded(excluded: tuple) -> str:
+    if not excluded:
+        return ""
     lines = [
-        "# Chinchilla: Chinese information extraction",
+        "## Not in this release",
         "",
-        "Chinese NER, relation and event extraction corpora, each as three configs: `<corpus>_raw` (the source "
-        "records), `<corpus>_unified` (one shared schema with character offsets, `end` exclusive) and "
-        "`<corpus>_instruct` (Alpaca-style `instruction`/`input`/`output` rows whose `output` is JSON).",
+        "These configs are not published here because the license of their source does not grant "
+        "redistribution. Download the source yourself and build them locally with "
+        "`chinchilla build --data-dir RAW --corpus NAME`.",
         "",
-        "```python",
-        "from datasets import load_dataset",
-        f'ds = load_dataset("chinchilla", "{results[0].configs[-1].name}")',
-        "```",
-        "",
+    ]
+    for exclusion in excluded:
+        configs = ", ".join(f"`{c}`" for c in exclusion.configs)
+        lines.append(f"- **{exclusion.corpus}** ({configs}): {exclusion.reason}")
+    return "\n".join(lines)
+
+
+def _corpora(results: list, skipped: dict, published: bool) -> str:
+    lines = [
         "## Corpora",
         "",
-        "| corpus | task | domain | split sizes (raw rows) | license (as stated) | homepage |",
-        "|---|---|---|---|---|---|",
+        "| corpus | task | domain | split sizes (raw rows) | license (as stated) | redistributable | homepage | citation |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    derived = []
     for result in results:
-        corpus = get_builder(result.name).corpus
+        corpus = corpus_of(result)
+        if corpus is None:
+            derived += [c.name for c in result.configs]
+            continue
         raw = result.configs[0]
-        sizes = ", ".join(f"{s} {e['num_examples']}" for s, e in raw.splits.items())
-        lines.append(f"| {corpus.name} ({corpus.title}) | {corpus.task} | {corpus.domain} | {sizes} | {corpus.license} | {corpus.homepage} |")
-    if skipped:
+        sizes = ", ".join(f"{s} {e['num_examples']:,}" for s, e in raw.splits.items())
+        lines.append(
+            f"| `{corpus.name}` ({_cell(corpus.title)}) | {corpus.task} | {_cell(corpus.domain)} | {sizes} "
+            f"| {_cell(corpus.license)} | {'yes' if corpus.redistributable else 'no'} | {corpus.homepage} "
+            f"| [{_citation_key(corpus.citation)}](#citations) |"
+        )
+    if derived:
+        names = ", ".join(f"`{name}`" for name in derived)
+        lines += ["", f"Derived configs ({names}) mix rows of the corpora above; each row keeps the license of its corpus."]
+    if skipped and published:
+        lines += ["", "Not in this build (no source files given): " + ", ".join(f"`{name}`" for name in skipped) + "."]
+    elif skipped:
         lines += ["", "Not in this build (no source files given):", ""]
         lines += [f"- {reason}" for reason in skipped.values()]
-    lines += ["", "## Configs", "", "| config | split | rows |", "|---|---|---|"]
+    return "\n".join(lines)
+
+
+def _statistics(results: list, stats: dict) -> str:
+    lines = [
+        "## Statistics",
+        "",
+        "Computed from the Parquet files. Text length is in characters (the record's text; `input` for instruct "
+        "rows; – when the raw source has no text column); "
+        "*no annotation* counts records without any entity, relation or event (instruct rows: an answer with "
+        "only empty lists). Label types are those of each record's task: entities (NER), relations (RE), events (EE).",
+    ]
+    for result in results:
+        heading = result.name if corpus_of(result) else f"{result.name} (derived)"
+        lines += ["", f"### {heading}", "", "| config | split | records | text length min / mean / max | no annotation |", "|---|---|---|---|---|"]
+        for config in result.configs:
+            for split, s in stats[config.name].splits.items():
+                lines.append(f"| {config.name} | {split} | {s.records:,} | {_length_cell(s.text_lengths)} | {_share_cell(s.no_annotation, s.records)} |")
+        for config in result.configs:
+            config_stats_ = stats[config.name]
+            if config.view == "unified":
+                lines += ["", f"Top label types in `{config.name}`: {_top(config_stats_.types)}"]
+            elif config.view == "instruct":
+                lines += [
+                    "",
+                    f"Answer items per key in `{config.name}`: {_top(config_stats_.types)}",
+                    "",
+                    f"Templates used in `{config.name}`: {_top(config_stats_.templates, limit=None)}",
+                ]
+    return "\n".join(lines)
+
+
+def _top(counts: Counter, limit: Optional[int] = TOP_TYPES) -> str:
+    if not counts:
+        return "none"
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{name} {count:,}" for name, count in ranked[:limit])
+    rest = len(ranked) - len(ranked[:limit])
+    return shown + (f" (and {rest} more types)" if rest else "")
+
+
+def _length_cell(lengths: Optional[tuple]) -> str:
+    if lengths is None:
+        return "–"
+    low, mean, high = lengths
+    return f"{low:,} / {mean:,.1f} / {high:,}"
+
+
+def _share_cell(count: Optional[int], total: int) -> str:
+    if count is None:
+        return "–"
+    return f"{count:,} ({count / total:.1%})" if total else "0"
+
+
+def _examples(results: list, stats: dict) -> str:
+    lines = ["## Examples", "", f"The first record of each config; strings cut at {EXAMPLE_CHARS} characters, lists at {EXAMPLE_ITEMS} items."]
     for result in results:
         for config in result.configs:
-            for split, entry in config.splits.items():
-                lines.append(f"| {config.name} | {split} | {entry['num_examples']} |")
-    lines += ["", "## Build accounting", "", "Every source record is either written or rejected with its file, line and reason "
-              "(`build_report.json`).", "", "| corpus | split | read | raw rows | rejected | unified | instruct |", "|---|---|---|---|---|---|---|"]
+            example = stats[config.name].example
+            if example is None:
+                continue
+            lines += [
+                "",
+                f"<details><summary><code>{config.name}</code></summary>",
+                "",
+                "```json",
+                _example_json(example),
+                "```",
+                "",
+                "</details>",
+            ]
+    return "\n".join(lines)
+
+
+def _example_json(example: dict) -> str:
+    """JSON with one line per field: readable, and still valid JSON."""
+    fields = [f"  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}" for k, v in example.items()]
+    return "{\n" + ",\n".join(fields) + "\n}"
+
+
+def _templates(stats: dict) -> str:
+    used = Counter()
+    for config_stats_ in stats.values():
+        used.update(config_stats_.templates)
+    lines = [
+        "## Instruction templates",
+        "",
+        "Templates are data (`instructions/*.yaml`); a row's template is a function of its id and a seed only. "
+        "`rows` counts the instruct rows of this release rendered with each.",
+        "",
+        "| id | task | language | rows | instruction (start) |",
+        "|---|---|---|---|---|",
+    ]
+    for task, templates in load_templates().items():
+        for template in templates:
+            text = " ".join(template["text"].split())
+            start = text if len(text) <= 60 else text[:60] + "…"
+            lines.append(f"| `{template['id']}` | {template.get('task', task)} | {template['language']} | {used.get(template['id'], 0):,} | {_cell(start)} |")
+    return "\n".join(lines)
+
+
+def _accounting(results: list) -> str:
+    lines = [
+        "## Build accounting",
+        "",
+        "Every source record is either written or rejected with its file, line and reason (`build_report.json`).",
+        "",
+        "| corpus | split | read | raw rows | rejected | unified | instruct |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for result in results:
-        for split, counts in result.report.items():
+        order = list(result.configs[0].splits)  # the raw config's, as built (the report file is sorted)
+        for split in sorted(result.report, key=lambda s: (order.index(s) if s in order else len(order), s)):
+            counts = result.report[split]
             lines.append(
                 f"| {result.name} | {split} | {counts['read']} | {counts['written']} | {len(counts['rejected'])} "
                 f"| {counts.get('unified', '-')} | {counts.get('instruct', '-')} |"
             )
-    lines += ["", "## Source quirks", ""]
-    for result in results:
-        corpus = get_builder(result.name).corpus
-        for quirk in corpus.quirks:
-            lines.append(f"- **{corpus.name}**: {quirk}")
-    lines += ["", "## Provenance", "", f"Built with chinchilla-datasets {__version__}. SHA-256 of the source files read:", ""]
+    return "\n".join(lines)
+
+
+def _quirks(results: list) -> str:
+    lines = ["## Source quirks", ""]
+    for corpus in filter(None, map(corpus_of, results)):
+        lines += [f"- **{corpus.name}**: {quirk}" for quirk in corpus.quirks]
+    return "\n".join(lines)
+
+
+def _provenance(results: list, version: str) -> str:
+    lines = ["## Provenance", "", f"Built with chinchilla-datasets {version}. SHA-256 of the source files read:", ""]
     for result in results:
         for file_name, digest in sorted(result.sources.items()):
             lines.append(f"- {result.name}/{file_name}: `{digest}`")
-    lines += ["", "## Citations", ""]
-    for result in results:
-        corpus = get_builder(result.name).corpus
+    return "\n".join(lines)
+
+
+def _citations(results: list) -> str:
+    lines = ["## Citations", ""]
+    for corpus in filter(None, map(corpus_of, results)):
         lines += [f"{corpus.title}:", "", "```bibtex", corpus.citation, "```", ""]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip("\n")
+
+
+def _citation_key(citation: str) -> str:
+    match = re.search(r"@\w+\s*\{\s*([^,\s]+)\s*,", citation)
+    return match.group(1) if match else "citation"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|")

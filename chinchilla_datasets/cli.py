@@ -24,7 +24,10 @@ def cmd_build(args) -> int:
     from .export import build_collection
 
     try:
-        report = build_collection(args.data_dir, args.out, args.corpus, args.num_proc)
+        report = build_collection(
+            args.data_dir, args.out, args.corpus, args.num_proc,
+            near_duplicates=args.near_duplicates, drop_leaks=args.drop_leaks,
+        )
     except (FileNotFoundError, KeyError) as err:
         print(f"chinchilla build: {err}", file=sys.stderr)
         return 2
@@ -62,6 +65,50 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_push(args) -> int:
+    from .publish import NothingToPublish, plan_release, push_release
+
+    try:
+        release = plan_release(args.out, include_restricted=args.include_restricted, repo_id=args.repo_id)
+    except (FileNotFoundError, NothingToPublish) as err:
+        print(f"chinchilla push: {err}", file=sys.stderr)
+        return 2
+    where = f"datasets/{args.repo_id}" + (f"@{args.revision}" if args.revision else "")
+    verb = "would upload" if args.dry_run else "uploading"
+    print(f"{verb} {len(release.files)} files ({len(release.configs)} configs) to {where} in one commit:")
+    print(release.describe())
+    if release.restricted:
+        print("including restricted corpora (make sure you hold the rights): " + ", ".join(release.restricted))
+    if args.dry_run:
+        print("dry run: the Hub was not contacted (data files of earlier releases are deleted by a real push)")
+        return 0
+    try:
+        commit = push_release(
+            release, args.repo_id, private=args.private, revision=args.revision, tag=args.tag, token=args.token
+        )
+    except Exception as err:  # network, authentication, permissions: one clear line, not a traceback
+        print(f"chinchilla push: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    print(f"committed {commit.oid}: {commit.commit_url}")
+    if args.tag:
+        print(f"tagged {args.tag}")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    import json
+
+    from .audit import audit, format_audit
+
+    try:
+        result = audit(args.out)
+    except (FileNotFoundError, KeyError) as err:
+        print(f"chinchilla audit: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, ensure_ascii=False) if args.json else format_audit(result))
+    return 0 if all(a["balanced"] for a in result["accounting"]) else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,7 +117,28 @@ def main(argv=None) -> int:
     build.add_argument("--out", default="chinchilla", help="output folder; name it 'chinchilla' to load it by that name")
     build.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to build (default: all)")
     build.add_argument("--num-proc", type=int, default=1, help="corpora built in parallel")
+    build.add_argument("--near-duplicates", action="store_true", help="also flag near-duplicate texts (MinHash-LSH)")
+    build.add_argument("--drop-leaks", action="store_true", help="drop training rows whose text is in a validation/test split")
     build.set_defaults(func=cmd_build)
+    push = sub.add_parser("push", help="publish a built folder to the HuggingFace Hub in one commit")
+    push.add_argument("out", help="the built folder (chinchilla build --out)")
+    push.add_argument("--repo-id", required=True, help="dataset repository, ORG/NAME")
+    push.add_argument("--private", action="store_true", help="create the repository private (if it does not exist)")
+    push.add_argument("--revision", help="branch to commit to (created from main if missing; default: main)")
+    push.add_argument("--tag", help="tag the release commit (must not exist yet)")
+    push.add_argument("--dry-run", action="store_true", help="list what would be uploaded; do not contact the Hub")
+    push.add_argument(
+        "--include-restricted",
+        action="store_true",
+        help="also publish corpora whose license does not grant redistribution (only if you hold the rights)",
+    )
+    push.add_argument("--token", help="Hub token (default: the token of `hf auth login` or HF_TOKEN)")
+    push.set_defaults(func=cmd_push)
+
+    audit = sub.add_parser("audit", help="check a built folder: accounting, spans, duplicates and leakage")
+    audit.add_argument("out", help="a built folder")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(func=cmd_audit)
 
     score = sub.add_parser("score", help="score predictions against an instruct split")
     score.add_argument("--predictions", required=True, help='JSON Lines {"id": row id, "output": answer}')

@@ -219,7 +219,9 @@ def build_collection(
         apply_flags(tmp, results, near=near_duplicates, drop_leaks=drop_leaks)
         report = {r.name: r.report for r in results}
         (tmp / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
-        write_card(tmp, results, skipped)
+        mixtures = build_mixtures(tmp, results, seed=options.seed)
+        mixture = [CorpusOutput(name=MIXTURE, configs=mixtures, report={}, sources={})] if mixtures else []
+        write_card(tmp, results + mixture, skipped)
         _replace_dir(tmp, out_path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import datasets
@@ -26,9 +27,9 @@ def test_every_config_loads_with_stock_datasets(fixture_build, monkeypatch, tmp_
     monkeypatch.chdir(fixture_build.parent)
     names = datasets.get_dataset_config_names("chinchilla")
     expected = {f"{c}_{v}" for c in builders() for v in ("raw", "unified", "instruct")}
-    assert set(names) == expected
+    assert set(names) == expected | {"all_unified", "all_instruct"}
     report = json.loads((fixture_build / REPORT_FILE).read_text(encoding="utf-8"))
-    for name in names:
+    for name in sorted(expected):
         dd = datasets.load_dataset("chinchilla", name, cache_dir=str(tmp_path / "cache"))
         corpus, _, view = name.rpartition("_")
         for split, ds in dd.items():
@@ -36,6 +37,16 @@ def test_every_config_loads_with_stock_datasets(fixture_build, monkeypatch, tmp_
             assert len(ds) == report[corpus][split][key]
         if view == "instruct":
             assert {"instruction", "input", "output", "id", "corpus", "task", "split"} <= set(dd["train"].column_names)
+
+
+def test_mixtures_hold_every_corpus_shuffled(fixture_build, monkeypatch, tmp_path):
+    monkeypatch.chdir(fixture_build.parent)
+    report = json.loads((fixture_build / REPORT_FILE).read_text(encoding="utf-8"))
+    for view, key in (("unified", "unified"), ("instruct", "instruct")):
+        train = datasets.load_dataset("chinchilla", f"all_{view}", split="train", cache_dir=str(tmp_path / "cache"))
+        per_corpus = {c: s["train"][key] for c, s in report.items() if key in s.get("train", {})}
+        assert dict(sorted(Counter(train["corpus"]).items())) == dict(sorted(per_corpus.items()))
+        assert train["corpus"] != sorted(train["corpus"]), "rows are shuffled, not concatenated in corpus order"
 
 
 def test_card_lists_real_sizes(fixture_build):

@@ -1,0 +1,220 @@
+"""Publishing a built folder to the HuggingFace Hub: every config and split as one multi-config
+dataset, in one commit per release.
+
+The Hub copy has the local layout (``<config>/<split>-<fingerprint>.parquet``, ``README.md``,
+``build_report.json``), so ``load_dataset("ORG/NAME", config)`` reads it as ``load_dataset("chinchilla",
+config)`` reads the local folder. Corpora whose license does not grant redistribution
+(``Corpus.redistributable`` false: LUGE, BosonNLP, corpora without a stated data license) are left
+out unless ``include_restricted``; the card is then re-rendered for the configs published, its YAML
+listing only those and its body naming the ones left out and why.
+
+Data files of an earlier release that this one does not list (``<config>/<split>-<fingerprint>.parquet``)
+are deleted in the same commit: a config no longer published must not stay downloadable.
+The Hub is reached only through the ``api`` object (``huggingface_hub.HfApi`` by default, with the
+token of ``hf auth login`` or ``HF_TOKEN`` unless one is given), which tests replace with a fake.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import pyarrow.parquet as pq
+
+from .card import CARD_FILE, Exclusion, read_build, render_card
+from .export import REPORT_FILE
+from .registry import get_builder
+
+REPO_TYPE = "dataset"
+# The data files Chinchilla writes; only these are ever deleted from the Hub repository.
+DATA_FILE = re.compile(r"^[^/]+/[^/]+-[0-9a-f]{16}\.parquet$")
+
+
+class NothingToPublish(ValueError):
+    """Every config of the build is restricted and ``include_restricted`` was not given."""
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    path_in_repo: str
+    source: Union[Path, bytes]  # a local file, or generated content (card, report)
+    config: Optional[str] = None
+    split: Optional[str] = None
+    rows: Optional[int] = None
+
+    @property
+    def size(self) -> int:
+        return len(self.source) if isinstance(self.source, bytes) else self.source.stat().st_size
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one push uploads, and what it leaves out."""
+
+    out: Path
+    files: tuple  # ReleaseFile: the card, the report, then every data file
+    configs: tuple  # config names published
+    excluded: tuple  # Exclusion
+    restricted: tuple  # corpora published although restricted (include_restricted)
+    version: str  # of the package that built OUT
+
+    @property
+    def paths(self) -> list:
+        return [f.path_in_repo for f in self.files]
+
+    def commit_message(self) -> str:
+        return f"Chinchilla {self.version}: {len(self.configs)} configs"
+
+    def commit_description(self) -> str:
+        lines = ["Configs: " + ", ".join(self.configs)]
+        for exclusion in self.excluded:
+            lines.append(f"Not published: {', '.join(exclusion.configs)} ({exclusion.reason})")
+        return "\n".join(lines)
+
+    def describe(self) -> str:
+        """The files, one a line, and the configs left out (the dry run's output)."""
+        lines = []
+        for f in self.files:
+            what = f"config {f.config}, split {f.split}, {f.rows:,} rows" if f.config else "generated"
+            lines.append(f"  {f.path_in_repo}  ({what}; {_human_size(f.size)})")
+        for exclusion in self.excluded:
+            lines.append(f"left out {exclusion.corpus} ({', '.join(exclusion.configs)}): {exclusion.reason}")
+        return "\n".join(lines)
+
+
+def plan_release(out: Union[str, Path], *, include_restricted: bool = False, repo_id: Optional[str] = None) -> Release:
+    """The files a push of ``out`` uploads: the card re-rendered for the configs published, the build
+    report of their corpora, and their Parquet files under the same paths as in ``out``."""
+    out = Path(out)
+    if not (out / CARD_FILE).is_file():
+        raise FileNotFoundError(f"{out} is not a built folder (no {CARD_FILE}); run `chinchilla build --out {out}` first")
+    build = read_build(out)
+    kept, excluded, restricted = [], [], []
+    for result in build.results:
+        reason = restriction(out, result)
+        if reason is None or include_restricted:
+            kept.append(result)
+            if reason is not None:
+                restricted.append(result.name)
+        else:
+            excluded.append(Exclusion(corpus=result.name, configs=tuple(c.name for c in result.configs), reason=reason))
+    if not kept:
+        names = ", ".join(e.corpus for e in excluded)
+        raise NothingToPublish(
+            f"nothing to publish: every corpus in {out} ({names}) has a license that does not grant "
+            "redistribution; pass --include-restricted only if you hold the rights to publish them"
+        )
+    card = render_card(out, kept, build.skipped, excluded=excluded, repo_id=repo_id, version=build.version)
+    report = {r.name: r.report for r in kept}
+    files = [
+        ReleaseFile(CARD_FILE, card.encode("utf-8")),
+        ReleaseFile(REPORT_FILE, json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")),
+    ]
+    configs = []
+    for result in kept:
+        for config in result.configs:
+            configs.append(config.name)
+            for split, entry in config.splits.items():
+                files.append(ReleaseFile(entry["path"], out / entry["path"], config.name, split, entry["num_examples"]))
+    return Release(
+        out=out,
+        files=tuple(files),
+        configs=tuple(configs),
+        excluded=tuple(excluded),
+        restricted=tuple(restricted),
+        version=build.version,
+    )
+
+
+def restriction(out: Path, result) -> Optional[str]:
+    """Why the configs of ``result`` (a ``CorpusOutput``) may not be redistributed, or None when they may.
+
+    The corpora are read from the rows (their ``corpus`` column), so a config mixing corpora
+    (``all_*``) is restricted as soon as one of them is."""
+    names = sorted(set().union(*(corpora_in(out, config) for config in result.configs)))
+    reasons = {}
+    for name in names:
+        try:
+            corpus = get_builder(name).corpus
+        except KeyError:
+            reasons[name] = "not a corpus this version of Chinchilla knows, so its license cannot be checked"
+            continue
+        if not corpus.redistributable:
+            reasons[name] = f"its license does not grant redistribution (as stated: {corpus.license})"
+    if not reasons:
+        return None
+    if names == [result.name]:
+        return reasons[result.name]
+    return "mixes rows of corpora that may not be redistributed: " + "; ".join(f"{n}: {r}" for n, r in reasons.items())
+
+
+def corpora_in(out: Path, config) -> set:
+    """The corpora whose rows a config holds: its ``corpus`` column, or the config's corpus (raw views)."""
+    names = set()
+    for entry in config.splits.values():
+        path = out / entry["path"]
+        if "corpus" in pq.ParquetFile(path).schema_arrow.names:
+            names.update(pq.read_table(path, columns=["corpus"]).column("corpus").unique().to_pylist())
+        else:
+            names.add(config.corpus)
+    return names
+
+
+def push_release(
+    release: Release,
+    repo_id: str,
+    *,
+    api=None,
+    private: bool = False,
+    revision: Optional[str] = None,
+    tag: Optional[str] = None,
+    token: Optional[str] = None,
+):
+    """Upload ``release`` to the dataset repository ``repo_id`` in one commit; returns its ``CommitInfo``.
+
+    The repository is created if needed (``private`` applies only then); a ``revision`` branch is
+    created from main if missing; ``tag`` marks the commit and must not exist yet (checked first,
+    so a taken tag leaves the repository untouched).
+    """
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    if api is None:
+        api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type=REPO_TYPE, private=True if private else None, exist_ok=True)
+    if tag and tag in {ref.name for ref in api.list_repo_refs(repo_id, repo_type=REPO_TYPE).tags}:
+        raise ValueError(f"tag {tag!r} already exists in {repo_id}; releases are tagged once")
+    if revision:
+        api.create_branch(repo_id, branch=revision, repo_type=REPO_TYPE, exist_ok=True)
+    stale = stale_data_files(api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=revision), release)
+    operations = [
+        CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=f.source if isinstance(f.source, bytes) else str(f.source))
+        for f in release.files
+    ] + [CommitOperationDelete(path_in_repo=path) for path in stale]
+    commit = api.create_commit(
+        repo_id,
+        operations,
+        commit_message=release.commit_message(),
+        commit_description=release.commit_description(),
+        repo_type=REPO_TYPE,
+        revision=revision,
+    )
+    if tag:
+        api.create_tag(repo_id, tag=tag, tag_message=release.commit_message(), revision=commit.oid, repo_type=REPO_TYPE)
+    return commit
+
+
+def stale_data_files(repo_files: list, release: Release) -> list:
+    """Chinchilla data files in the repository that ``release`` does not upload."""
+    current = set(release.paths)
+    return sorted(path for path in repo_files if DATA_FILE.match(path) and path not in current)
+
+
+def _human_size(size: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:,} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
