@@ -11,8 +11,8 @@ import datasets
 
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
+from chinchilla_datasets.duee_events import offset_locator, unified_events
 from chinchilla_datasets.sources import read_event_schema, read_json_lines
-from chinchilla_datasets.spans import ground
 
 CORPUS = Corpus(
     name="duee",
@@ -70,17 +70,9 @@ class DuEE(ChinchillaBuilder):
         yield from read_json_lines(path)
 
     def to_unified(self, raw):
-        text, flags, events = raw["text"], [], []
-        for event in raw["event_list"]:
-            start, end = ground(text, event["trigger"], event["trigger_start_index"], flags)
-            arguments = []
-            for arg in event["arguments"]:
-                a_start, a_end = ground(text, arg["argument"], arg["argument_start_index"], flags)
-                arguments.append({"role": arg["role"], "text": arg["argument"], "start": a_start, "end": a_end})
-            events.append(
-                {"type": event["event_type"], "trigger": {"text": event["trigger"], "start": start, "end": end}, "arguments": arguments}
-            )
-        return unified_record(text, events=events, flags=flags)
+        flags = []
+        events = unified_events(raw["event_list"], offset_locator(raw["text"], flags))
+        return unified_record(raw["text"], events=events, flags=flags)
 
     def read_schema(self, path):
         return read_event_schema(path)

@@ -16,10 +16,8 @@ import datasets
 
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
+from chinchilla_datasets.duee_events import title_body_text, unified_events
 from chinchilla_datasets.sources import read_event_schema, read_json_lines
-from chinchilla_datasets.spans import ground
-
-GROUNDED_IN_TITLE = "grounded_in_title"
 
 CORPUS = Corpus(
     name="duee_fin",
@@ -71,31 +69,9 @@ class DuEEFin(ChinchillaBuilder):
         yield from read_json_lines(path)
 
     def to_unified(self, raw):
-        title, body, flags, events = raw["title"], raw["text"], [], []
-        text = f"{title}\n{body}" if title else body
-        offset = len(text) - len(body)
-
-        def locate(mention):
-            local = []
-            start, end = ground(body, mention, None, local)
-            if start is not None:
-                flags.extend(f for f in local if f not in flags)
-                return start + offset, end + offset
-            start, end = ground(title, mention, None, flags)
-            if start is not None and GROUNDED_IN_TITLE not in flags:
-                flags.append(GROUNDED_IN_TITLE)
-            return start, end
-
-        for event in raw["event_list"] or []:
-            start, end = locate(event["trigger"])
-            arguments = []
-            for arg in event["arguments"]:
-                a_start, a_end = locate(arg["argument"])
-                arguments.append({"role": arg["role"], "text": arg["argument"], "start": a_start, "end": a_end})
-            events.append(
-                {"type": event["event_type"], "trigger": {"text": event["trigger"], "start": start, "end": end}, "arguments": arguments}
-            )
-        return unified_record(text, events=events, flags=flags)
+        flags = []
+        text, locate = title_body_text(raw["title"], raw["text"], flags)
+        return unified_record(text, events=unified_events(raw["event_list"], locate), flags=flags)
 
     def read_schema(self, path):
         return read_event_schema(path)

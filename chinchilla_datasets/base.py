@@ -150,7 +150,13 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             found = find_files(self.config.data_dir, names, extract=dl_manager.extract)
             where = self.config.data_dir
         elif self.corpus.urls:
-            found = dl_manager.download(dict(self.corpus.urls))
+            found = {}
+            for name, path in dl_manager.download(dict(self.corpus.urls)).items():
+                if name.endswith(ARCHIVE_SUFFIXES):  # e.g. an official zip: look inside
+                    for inner, inner_path in find_files(dl_manager.extract(path), names).items():
+                        found.setdefault(inner, inner_path)
+                else:
+                    found[name] = path
             where = "the pinned download URLs"
         else:
             raise datasets.exceptions.ManualDownloadError(self.manual_download_instructions)

@@ -131,19 +131,24 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
         def prepared(view: str):
             builder = cls(config_name=f"{name}_{view}", data_dir=corpus_dir, cache_dir=cache)
             builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD)
-            return builder, builder.as_dataset()
+            # A split whose every record was rejected has no data: it is left out (and reported).
+            splits = [s for s, info in builder.info.splits.items() if info.num_examples > 0]
+            return builder, datasets.DatasetDict({s: builder.as_dataset(split=s) for s in splits})
 
         raw_builder, raw = prepared("raw")
         report = {split: dict(counts) for split, counts in raw_builder.report.items()}
-        configs.append(_write_config(raw, out_path, name, "raw", raw_builder.info.features))
         sources = {os.path.basename(p): sha256_file(p) for p in raw_builder.source_files.values()}
         schema = None
+        if raw:
+            configs.append(_write_config(raw, out_path, name, "raw", raw_builder.info.features))
         labelled = [s for s in raw if s not in cls.corpus.unlabelled_splits]
         if labelled:
             unified_builder, unified = prepared("unified")
             for split, counts in unified_builder.report.items():
                 report[split]["unified"] = counts["unified"]
                 report[split]["unified_rejected"] = counts["unified_rejected"]
+            if not unified:
+                return CorpusOutput(name=name, configs=configs, report=report, sources=sources)
             configs.append(_write_config(unified, out_path, name, "unified", unified_builder.info.features))
             schema = unified_builder.label_schema()
             instruct, notes = render_instruct(unified, schema, options, num_proc, desc=f"{name}_instruct")
@@ -217,7 +222,15 @@ def build_collection(
                 log(f"building {job[0]} from {job[1]}")
                 results.append(_build_job(job))
         apply_flags(tmp, results, near=near_duplicates, drop_leaks=drop_leaks)
+        for result in results:
+            if not result.configs:
+                rejected = [r for counts in result.report.values() for r in counts.get("rejected", [])]
+                example = f", e.g. {rejected[0]['file']}:{rejected[0]['line']}: {rejected[0]['reason']}" if rejected else ""
+                log(f"skip {result.name}: no valid record ({len(rejected)} rejected{example})")
         report = {r.name: r.report for r in results}
+        results = [r for r in results if r.configs]
+        if not results:
+            raise FileNotFoundError(f"no valid record in any corpus under {data_root}: nothing to build")
         (tmp / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
         mixtures = build_mixtures(tmp, results, seed=options.seed)
         mixture = [CorpusOutput(name=MIXTURE, configs=mixtures, report={}, sources={})] if mixtures else []

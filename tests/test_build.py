@@ -171,3 +171,17 @@ def test_source_offsets_are_kept_even_when_the_mention_repeats(tmp_path, fixture
                 assert unified_arg["start"] == arg["argument_start_index"]
         assert "ambiguous_span" not in record["flags"]
     assert not_first >= 1
+
+
+def test_a_split_whose_every_line_is_rejected_is_reported_and_the_rest_builds(tmp_path, fixtures_dir, capsys):
+    raw = tmp_path / "raw"
+    shutil.copytree(fixtures_dir / "duie", raw / "duie")
+    write_lines(raw / "duie" / "duie_dev.json", ["not json", '{"spo_list": []}'])
+    out = tmp_path / "out" / "chinchilla"
+    assert main(["build", "--data-dir", str(raw), "--out", str(out), "--corpus", "duie"]) == 0
+    report = json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))["duie"]
+    assert report["validation"]["read"] == 2 and len(report["validation"]["rejected"]) == 2
+    assert report["validation"]["written"] == 0
+    assert not list((out / "duie_unified").glob("validation-*")) and list((out / "duie_unified").glob("train-*"))
+    for view in ("raw", "unified", "instruct"):
+        assert datasets.get_dataset_split_names(str(out), f"duie_{view}") == (["train", "test1"] if view == "raw" else ["train"])
