@@ -2,8 +2,10 @@
 
 - Accounting, per corpus and split (from ``build_report.json``): read = raw rows + rejected, and
   unified records = raw rows − conversion rejects (or the number of grouped sentences).
-- Spans, per unified config: spans with offsets, null (ungrounded) spans, records flagged
-  ``ambiguous_span`` / ``offset_corrected``, overlapping or nested entity pairs, and duplicate
+- Spans, per unified config: spans with offsets (split into mentions occurring once in the text
+  and mentions occurring several times), null (ungrounded) spans, records flagged
+  ``ambiguous_span`` (several occurrences, no source offset: the first is used) /
+  ``offset_corrected`` / ``ungrounded_span``, overlapping or nested entity pairs, and duplicate
   annotations within a record.
 - Exact duplicate texts within a split, shared between a corpus's train and its evaluation
   splits (leakage), and shared between corpora.
@@ -46,9 +48,17 @@ def _spans(record: dict):
 def span_audit(records) -> dict:
     counts = Counter()
     for record in records:
+        text = record.get("text", "")
         for span in _spans(record):
             counts["spans"] += 1
-            counts["null_spans" if span["start"] is None else "spans_with_offsets"] += 1
+            if span["start"] is None:
+                counts["null_spans"] += 1
+                continue
+            counts["spans_with_offsets"] += 1
+            # A mention occurring once is grounded by a unique match; one occurring several times
+            # was placed by the source's offset or, without one, at its first occurrence (flagged).
+            occurrences = text.count(span["text"]) if span["text"] else 0
+            counts["spans_unique_mention" if occurrences == 1 else "spans_repeated_mention"] += 1
         for flag in record["flags"]:
             counts[f"records_{flag}"] += 1
         ents = sorted((e["start"], e["end"], e["type"], e["text"]) for e in record["entities"] if e["start"] is not None)

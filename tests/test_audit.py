@@ -17,6 +17,8 @@ def test_audit_balances_on_the_fixture_build(fixture_build, capsys):
     assert {a["corpus"] for a in result["accounting"]} >= {"duie", "duee", "duee_fin", "sanwen"}
     duie = result["spans"]["duie_unified"]
     assert duie["spans"] == duie["spans_with_offsets"] + duie.get("null_spans", 0) > 0
+    assert duie["spans_with_offsets"] == duie.get("spans_unique_mention", 0) + duie.get("spans_repeated_mention", 0)
+    assert duie["spans_repeated_mention"] > 0 and duie["records_ambiguous_span"] > 0  # 《北岭》 occurs twice
 
 
 def test_audit_finds_duplicates_and_train_test_leaks(tmp_path, fixtures_dir):
