@@ -8,7 +8,6 @@ unlabelled ``duie_test1.json`` holds only ``text`` (raw view only).
 """
 
 import datasets
-import orjson
 
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
@@ -87,10 +86,8 @@ class DuIE(ChinchillaBuilder):
 
     def read_schema(self, path):
         predicates = []
-        with open(path, "rb") as f:
-            for line in f:
-                if line.strip():
-                    predicate = orjson.loads(line)["predicate"]
-                    if predicate not in predicates:
-                        predicates.append(predicate)
+        for _, line in read_json_lines(path):
+            predicate = line.get("predicate") if isinstance(line, dict) else None
+            if isinstance(predicate, str) and predicate not in predicates:
+                predicates.append(predicate)  # invalid schema lines are skipped, not fatal
         return {"types": [[p, p] for p in predicates], "roles": {}}

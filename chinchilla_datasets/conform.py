@@ -20,6 +20,7 @@ _PY_TYPES = {
     "float32": (int, float),
     "float64": (int, float),
 }
+_INT_BITS = {"int8": 8, "int16": 16, "int32": 32, "int64": 64}
 
 
 def conform(value, feature, optional: frozenset = frozenset(), path: str = ""):
@@ -48,6 +49,10 @@ def conform(value, feature, optional: frozenset = frozenset(), path: str = ""):
         expected = _PY_TYPES.get(feature.dtype)
         # bool is an int subclass: an int field must not accept true/false.
         if expected is None or (isinstance(value, expected) and not (expected is int and isinstance(value, bool))):
+            bits = _INT_BITS.get(feature.dtype)
+            # JSON integers are unbounded; one outside the column's range would crash the Arrow writer.
+            if bits is not None and not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
+                raise ValueError(f"{path}: {value} is out of the {feature.dtype} range")
             return value
         raise ValueError(f"{path}: expected {feature.dtype}, got {type(value).__name__} {value!r:.40}")
     return value

@@ -151,15 +151,26 @@ def apply_flags(out: Path, results: list, near: bool = False, drop_leaks: bool =
                     columns[names.index("flags")] = pa.array(flag_col, type=batch.schema.field("flags").type)
                     return pa.RecordBatch.from_arrays(columns, schema=batch.schema).filter(pa.array(keep))
 
-                config.splits[split] = rewrite(out, entry, config.name, split, transform)
+                _set_split(out, config, split, rewrite(out, entry, config.name, split, transform))
                 if drop:
                     note["dropped_leaks"] = len(dropped_ids)
-            if dropped_ids:
-                instruct = next(c for c in result.configs if c.view == "instruct")
+            instruct = next((c for c in result.configs if c.view == "instruct"), None)
+            if dropped_ids and instruct is not None and "train" in instruct.splits:
 
                 def drop_rows(offset, batch):
                     record_ids = batch.column(batch.schema.names.index("record_id")).to_pylist()
                     return batch.filter(pa.array([rid not in dropped_ids for rid in record_ids]))
 
-                instruct.splits["train"] = rewrite(out, instruct.splits["train"], instruct.name, "train", drop_rows)
-                result.report["train"]["instruct_after_drop"] = instruct.splits["train"]["num_examples"]
+                entry = rewrite(out, instruct.splits["train"], instruct.name, "train", drop_rows)
+                result.report["train"]["instruct_after_drop"] = entry["num_examples"]
+                _set_split(out, instruct, "train", entry)
+        result.configs = [c for c in result.configs if c.splits]
+
+
+def _set_split(out: Path, config, split: str, entry: dict) -> None:
+    """Record a rewritten split; one left with no row cannot be loaded, so it is removed."""
+    if entry["num_examples"]:
+        config.splits[split] = entry
+    else:
+        (out / entry["path"]).unlink()
+        config.splits.pop(split, None)

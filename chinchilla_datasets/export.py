@@ -154,14 +154,19 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
             instruct, notes = render_instruct(unified, schema, options, num_proc, desc=f"{name}_instruct")
             for split, note in notes.items():
                 report[split].update(note)
-            configs.append(_write_config(instruct, out_path, name, "instruct", INSTRUCT_FEATURES))
+            instruct_config = _write_config(instruct, out_path, name, "instruct", INSTRUCT_FEATURES)
+            if instruct_config.splits:
+                configs.append(instruct_config)
     return CorpusOutput(name=name, configs=configs, report=report, sources=sources, schema=schema)
 
 
 def _write_config(dd: datasets.DatasetDict, out: Path, corpus: str, view: str, features) -> ConfigOutput:
+    """Write the non-empty splits of a config (a split with no row, e.g. an instruct train split of
+    negatives only, past the empty-row cap, cannot be loaded and is left out)."""
     config = ConfigOutput(name=f"{corpus}_{view}", corpus=corpus, view=view, features=features)
     for split in sorted(dd, key=_split_order):
-        config.splits[split] = write_split(dd[split], out, config.name, split)
+        if len(dd[split]):
+            config.splits[split] = write_split(dd[split], out, config.name, split)
     return config
 
 
@@ -285,7 +290,9 @@ def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict
             mixed = datasets.DatasetDict(
                 {split: datasets.concatenate_datasets(dss).shuffle(seed=seed).flatten_indices(cache_file_name=os.path.join(cache, f"{view}-{split}.arrow")) for split, dss in parts.items()}
             )
-            mixtures.append(_write_config(mixed, out, MIXTURE, view, features))
+            config = _write_config(mixed, out, MIXTURE, view, features)
+            if config.splits:
+                mixtures.append(config)
     return mixtures
 
 

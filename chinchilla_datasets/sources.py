@@ -21,17 +21,33 @@ class Reject:
 
 
 def sniff_encoding(path: str) -> str:
-    """UTF-8 (with or without BOM) unless the file's start is not valid UTF-8; then GB18030.
+    """UTF-8 (with or without BOM) unless more non-ASCII lines of the file's start are GB18030 than
+    UTF-8; then GB18030.
 
-    Older Chinese corpora (SIGHAN, BosonNLP readmes) ship GBK files; GB18030 is its superset.
+    Older Chinese corpora (SIGHAN, BosonNLP readmes) ship GBK files; GB18030 is its superset. The
+    lines vote, rather than the first invalid byte deciding: GB18030 decodes almost any bytes, so a
+    UTF-8 file with one corrupt line would otherwise be read whole as mojibake. A UTF-8 file stays
+    UTF-8 and its corrupt lines are rejected one by one; lines valid in neither do not vote.
     """
     with open(path, "rb") as f:
         head = f.read(1 << 16)
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-    except UnicodeDecodeError:
+    lines = head.split(b"\n")
+    votes = {"utf-8": 0, "gb18030": 0}
+    for i, line in enumerate(lines):
+        if line.isascii():
+            continue
+        # The head may end inside a character of a line that goes on.
+        final = not (len(head) == 1 << 16 and i == len(lines) - 1)
+        for encoding in votes:
+            try:
+                codecs.getincrementaldecoder(encoding)().decode(line, final=final)
+                votes[encoding] += 1
+                break
+            except UnicodeDecodeError:
+                continue
+    if votes["gb18030"] > votes["utf-8"]:
         return "gb18030"
+    return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
 
 
 def read_lines(path: str) -> Iterator[tuple]:
@@ -69,21 +85,25 @@ def read_json_lines(path: str) -> Iterator[tuple]:
 
 
 def read_blocks(path: str) -> Iterator[tuple]:
-    """Yield ``(first_line_no, [line, ...])`` for blank-line separated blocks (CoNLL style)."""
-    block, start = [], None
+    """Yield ``(first_line_no, [line, ...])`` for blank-line separated blocks (CoNLL style), or
+    ``(first_line_no, Reject)`` for a block holding a line that cannot be decoded: the block is
+    rejected whole, as a record with a line missing cannot be trusted (tags would be realigned)."""
+    block, start, bad = [], None, None
     for line_no, line in read_lines(path):
         if isinstance(line, Reject):
-            yield line_no, line
+            if start is None:
+                start = line_no
+            bad = bad or Reject(f"line {line_no}: {line.reason}")
             continue
         if line.strip():
             if start is None:
                 start = line_no
             block.append(line)
-        elif block:
-            yield start, block
-            block, start = [], None
-    if block:
-        yield start, block
+        elif start is not None:
+            yield start, bad or block
+            block, start, bad = [], None, None
+    if start is not None:
+        yield start, bad or block
 
 
 def read_event_schema(path: str) -> dict:
@@ -92,8 +112,11 @@ def read_event_schema(path: str) -> dict:
     for _, record in read_json_lines(path):
         if isinstance(record, Reject) or "event_type" not in record:
             continue
-        event_type = record["event_type"]
-        if event_type not in roles:
-            types.append([event_type, event_type])
-            roles[event_type] = [r["role"] for r in record.get("role_list") or [] if "role" in r]
+        event_type, role_list = record["event_type"], record.get("role_list")
+        # A malformed line is skipped like an invalid one: the schema only lists labels.
+        if not isinstance(event_type, str) or event_type in roles:
+            continue
+        types.append([event_type, event_type])
+        role_list = role_list if isinstance(role_list, list) else []
+        roles[event_type] = [r["role"] for r in role_list if isinstance(r, dict) and isinstance(r.get("role"), str)]
     return {"types": types, "roles": roles}
