@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from .export import REPORT_FILE, config_files, iter_split
+from .schema import spans_of
 
 
 def accounting(report: dict) -> list:
@@ -33,23 +34,11 @@ def accounting(report: dict) -> list:
     return rows
 
 
-def _spans(record: dict):
-    for e in record["entities"]:
-        yield e
-    for r in record["relations"]:
-        yield r["head"]
-        yield r["tail"]
-        yield from r["qualifiers"]
-    for ev in record["events"]:
-        yield ev["trigger"]
-        yield from ev["arguments"]
-
-
 def span_audit(records) -> dict:
     counts = Counter()
     for record in records:
         text = record.get("text", "")
-        for span in _spans(record):
+        for span in spans_of(record):
             counts["spans"] += 1
             if span["start"] is None:
                 counts["null_spans"] += 1

@@ -19,7 +19,7 @@ from typing import Iterator
 import datasets
 
 from .base import ChinchillaBuilder, unified_record
-from .sources import Reject, read_lines
+from .sources import Reject, read_lines, read_nonblank_lines
 from .spans import entity
 
 COLUMNS = ("head", "tail", "relation", "sentence")
@@ -40,11 +40,9 @@ def pinned_urls(folder: str) -> dict:
 
 def read_pair_lines(path: str) -> Iterator[tuple]:
     """Yield ``(line_no, {"head", "tail", "relation", "sentence"})`` or ``(line_no, Reject)``."""
-    for line_no, line in read_lines(path):
+    for line_no, line in read_nonblank_lines(path):
         if isinstance(line, Reject):
             yield line_no, line
-            continue
-        if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) != len(COLUMNS):

@@ -66,3 +66,16 @@ def empty_record(record_id: str, corpus: str, task: str, text: str) -> dict:
         "events": [],
         "flags": [],
     }
+
+
+def spans_of(record: dict):
+    """Every span of a unified record: entities, relation heads, tails and qualifiers, event
+    triggers and arguments (each a dict with ``text``, ``start``, ``end``)."""
+    yield from record["entities"]
+    for relation in record["relations"]:
+        yield relation["head"]
+        yield relation["tail"]
+        yield from relation["qualifiers"]
+    for event in record["events"]:
+        yield event["trigger"]
+        yield from event["arguments"]

@@ -65,13 +65,18 @@ def read_lines(path: str) -> Iterator[tuple]:
             yield line_no, line.rstrip("\r\n")
 
 
+def read_nonblank_lines(path: str) -> Iterator[tuple]:
+    """``read_lines`` without blank lines (they are separators, not records); rejects pass through."""
+    for line_no, line in read_lines(path):
+        if isinstance(line, Reject) or line.strip():
+            yield line_no, line
+
+
 def read_json_lines(path: str) -> Iterator[tuple]:
     """Yield ``(line_no, dict)`` for each non-blank line, or ``(line_no, Reject)``."""
-    for line_no, line in read_lines(path):
+    for line_no, line in read_nonblank_lines(path):
         if isinstance(line, Reject):
             yield line_no, line
-            continue
-        if not line.strip():
             continue
         try:
             record = orjson.loads(line)

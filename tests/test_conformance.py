@@ -10,6 +10,7 @@ from chinchilla_datasets import INSTRUCT_FEATURES, UNIFIED_FEATURES
 from chinchilla_datasets.export import bundled_fixtures, render_instruct
 from chinchilla_datasets.instruct import InstructOptions, canonical, load_templates, parse_output, structures_of
 from chinchilla_datasets.registry import builders
+from chinchilla_datasets.schema import spans_of
 
 from conftest import build_views
 
@@ -28,20 +29,6 @@ def built(tmp_path_factory):
         return cache[name]
 
     return get
-
-
-def iter_spans(record):
-    for e in record["entities"]:
-        yield "entity", e
-    for r in record["relations"]:
-        yield "head", r["head"]
-        yield "tail", r["tail"]
-        for q in r["qualifiers"]:
-            yield "qualifier", q
-    for ev in record["events"]:
-        yield "trigger", ev["trigger"]
-        for a in ev["arguments"]:
-            yield "argument", a
 
 
 def test_every_seed_corpus_is_registered():
@@ -84,13 +71,13 @@ def test_unified_view_conforms(name, built):
             assert record["corpus"] == name and record["task"] == cls.corpus.task
             assert record["id"].startswith(f"{name}-{split}-")
             text = record["text"]
-            for kind, span in iter_spans(record):
+            for span in spans_of(record):
                 if span["start"] is None:
                     assert span["end"] is None
-                    assert "ungrounded_span" in record["flags"], f"{record['id']} {kind} null without flag"
+                    assert "ungrounded_span" in record["flags"], f"{record['id']} {span} null without flag"
                     continue
                 assert 0 <= span["start"] <= span["end"] <= len(text)
-                assert text[span["start"] : span["end"]] == span["text"], f"{record['id']} {kind} {span}"
+                assert text[span["start"] : span["end"]] == span["text"], f"{record['id']} {span}"
             annotated += bool(record["entities"] or record["relations"] or record["events"])
     assert annotated > 0
 

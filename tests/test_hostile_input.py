@@ -36,6 +36,7 @@ from chinchilla_datasets import UNIFIED_FEATURES
 from chinchilla_datasets.cli import main
 from chinchilla_datasets.export import REPORT_FILE, bundled_fixtures
 from chinchilla_datasets.registry import builders
+from chinchilla_datasets.schema import spans_of
 from chinchilla_datasets.sources import sniff_encoding
 
 NAMES = list(builders())
@@ -234,17 +235,6 @@ def assert_writable(features: datasets.Features, schema: pa.Schema, rows: list) 
     pa.Table.from_pylist([features.encode_example(row) for row in rows], schema=schema)
 
 
-def iter_spans(record: dict):
-    yield from record["entities"]
-    for r in record["relations"]:
-        yield r["head"]
-        yield r["tail"]
-        yield from r["qualifiers"]
-    for ev in record["events"]:
-        yield ev["trigger"]
-        yield from ev["arguments"]
-
-
 def assert_span_valid(record: dict, span: dict) -> None:
     start, end = span["start"], span["end"]
     if start is None or end is None:
@@ -285,7 +275,7 @@ def check(cls, file_name: str, split: str, data: bytes, outcome: Outcome) -> Non
         assert record["id"] == f"{name}-{split}-{key}"
         assert record["corpus"] == name and record["task"] == cls.corpus.task
         assert isinstance(record["text"], str)
-        for span in iter_spans(record):
+        for span in spans_of(record):
             assert_span_valid(record, span)
     assert_writable(UNIFIED_FEATURES, UNIFIED_SCHEMA, records)
 
@@ -798,7 +788,7 @@ def test_mentions_absent_from_the_text_get_null_offsets(name, harness, data):
         out.append(json.dumps(record, ensure_ascii=False).encode("utf-8"))
     for outcome in h.run(source.name, join_lines(out)).values():
         for _, record in outcome.unified:
-            if any(span["start"] is None for span in iter_spans(record)):
+            if any(span["start"] is None for span in spans_of(record)):
                 assert record["flags"], (record["id"], "a span with null offsets must be flagged")
 
 
