@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 import datasets
 
-from .conform import conform
+from .conform import conformer
 from .corpus import Corpus
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_records
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
@@ -51,6 +51,28 @@ def find_files(root: str, names: list, extract=None) -> dict:
                 if name.endswith(ARCHIVE_SUFFIXES):
                     walk(extract(os.path.join(root, name)))
     return found
+
+
+def is_plain(feature) -> bool:
+    """True for trees of Value / List / dict only: nothing in them needs per-example encoding."""
+    if isinstance(feature, dict):
+        return all(is_plain(f) for f in feature.values())
+    if isinstance(feature, (datasets.List, datasets.LargeList)):
+        return is_plain(feature.feature)
+    return isinstance(feature, datasets.Value)
+
+
+class PlainFeatures(datasets.Features):
+    """Features of Value / List / dict only, whose examples already hold the declared Python types
+    (raw: checked by ``conform``; unified and instruct: built by this package).
+
+    ``GeneratorBasedBuilder`` calls ``info.features.encode_example`` on every example; for such
+    features it walks the whole nested record only to rebuild it unchanged (half of a raw build's
+    time). Here it keeps the schema's top-level keys and leaves the values to the Arrow writer,
+    which still raises on a value of the wrong type (where ``encode_example`` would coerce it)."""
+
+    def encode_example(self, example):
+        return {key: example.get(key) for key in self}
 
 
 class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
@@ -113,7 +135,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         features = {"raw": self.raw_features, "unified": UNIFIED_FEATURES, "instruct": INSTRUCT_FEATURES}[self.config.view]
         return datasets.DatasetInfo(
             description=self.corpus.description or self.corpus.title,
-            features=features,
+            features=PlainFeatures(features) if is_plain(features) else features,
             homepage=self.corpus.homepage,
             license=self.corpus.license,
             citation=self.corpus.citation,
@@ -181,11 +203,12 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
         optional = self.optional_keys | (self.label_keys if split in self.corpus.unlabelled_splits else frozenset())
         file_name = os.path.basename(path)
+        check = conformer(self.raw_features, optional)  # compiled once per split
         for line_no, item in self.read(path, split):
             report["read"] += 1
             if not isinstance(item, Reject):
                 try:
-                    item = conform(item, self.raw_features, optional)
+                    item = check(item)
                 except ValueError as err:
                     item = Reject(str(err))
             if isinstance(item, Reject):

@@ -212,38 +212,67 @@ def size_category(rows: int) -> str:
 # ---------------------------------------------------------------- statistics from Parquet
 
 
-def config_stats(out: Path, config: ConfigOutput) -> ConfigStats:
+def config_stats(out: Path, config: ConfigOutput, batch_size: int = 10_000) -> ConfigStats:
     """Sizes, text lengths, unannotated records, label types and an example of one config, from its
-    Parquet files; raises ``ValueError`` when a file's row count differs from the card's."""
+    Parquet files; raises ``ValueError`` when a file's row count differs from the card's. Files are
+    read batch by batch: memory stays at one row group whatever the size of the split."""
     builder = registered_builder(config.corpus)  # None for configs mixing corpora (all_*)
     unlabelled = builder.corpus.unlabelled_splits if builder else frozenset()
     stats = ConfigStats(splits={}, types=Counter(), templates=Counter(), example=None)
     for split, entry in config.splits.items():
-        table = pq.read_table(out / entry["path"])
-        if table.num_rows != entry["num_examples"]:
-            raise ValueError(f"{entry['path']}: {table.num_rows} rows but the card says {entry['num_examples']}")
+        parquet = pq.ParquetFile(out / entry["path"])
+        rows = parquet.metadata.num_rows
+        if rows != entry["num_examples"]:
+            raise ValueError(f"{entry['path']}: {rows} rows but the card says {entry['num_examples']}")
         labelled = split not in unlabelled
-        if config.view == "unified":
-            text, empty = table.column("text"), _unified_unannotated(table)
-            if labelled:
-                stats.types.update(_label_types(table))
-        elif config.view == "instruct":
-            text, empty = table.column("input"), 0
-            for output in table.column("output").to_pylist():
-                answer = json.loads(output)
-                if not isinstance(answer, dict):
-                    empty += not answer
-                    continue
-                empty += not any(answer.values())
-                stats.types.update({key: len(items) if isinstance(items, list) else 1 for key, items in answer.items() if items})
-            stats.templates.update(_value_counts(table.column("template_id")))
-        else:
-            text = _raw_text(table)
-            empty = table.num_rows if not labelled else _raw_unannotated(table, builder.label_keys if builder else frozenset())
-        stats.splits[split] = SplitStats(table.num_rows, _lengths(text), empty)
-        if stats.example is None and table.num_rows:
-            stats.example = truncate(table.slice(0, 1).to_pylist()[0])
+        lengths, empty = _LengthStats(), 0
+        for batch in parquet.iter_batches(batch_size=batch_size):
+            table = pa.Table.from_batches([batch])
+            if config.view == "unified":
+                text, batch_empty = table.column("text"), _unified_unannotated(table)
+                if labelled:
+                    stats.types.update(_label_types(table))
+            elif config.view == "instruct":
+                text, batch_empty = table.column("input"), 0
+                for output in table.column("output").to_pylist():
+                    answer = json.loads(output)
+                    if not isinstance(answer, dict):
+                        batch_empty += not answer
+                        continue
+                    batch_empty += not any(answer.values())
+                    stats.types.update({key: len(items) if isinstance(items, list) else 1 for key, items in answer.items() if items})
+                stats.templates.update(_value_counts(table.column("template_id")))
+            else:
+                text = _raw_text(table)
+                batch_empty = table.num_rows if not labelled else _raw_unannotated(table, builder.label_keys if builder else frozenset())
+            lengths.add(text)
+            empty = None if batch_empty is None or empty is None else empty + batch_empty
+            if stats.example is None and table.num_rows:
+                stats.example = truncate(table.slice(0, 1).to_pylist()[0])
+        if rows == 0 and config.view == "raw" and labelled:
+            empty = _raw_unannotated(parquet.schema_arrow.empty_table(), builder.label_keys if builder else frozenset())
+        stats.splits[split] = SplitStats(rows, lengths.result(), empty)
     return stats
+
+
+class _LengthStats:
+    """min / mean / max of text lengths accumulated over batches (None without a text column)."""
+
+    def __init__(self):
+        self.count, self.total, self.low, self.high, self.seen = 0, 0, None, None, False
+
+    def add(self, column: Optional[pa.ChunkedArray]) -> None:
+        if column is None or len(column) == 0:
+            return
+        lengths = pc.utf8_length(column)
+        bounds = pc.min_max(lengths).as_py()
+        self.count += len(lengths)
+        self.total += pc.sum(lengths).as_py()
+        self.low = bounds["min"] if self.low is None else min(self.low, bounds["min"])
+        self.high = bounds["max"] if self.high is None else max(self.high, bounds["max"])
+
+    def result(self) -> Optional[tuple]:
+        return None if not self.count else (self.low, self.total / self.count, self.high)
 
 
 def _raw_text(table: pa.Table) -> Optional[pa.ChunkedArray]:

@@ -40,6 +40,8 @@ TEMPLATE_FILES = {"NER": "ner.yaml", "RE": "re.yaml", "EE": "ee.yaml", "EET": "e
 KNOWN_PLACEHOLDERS = {"schema", "event_type", "trigger"}
 INSTRUCT_COLUMNS = ("id", "record_id", "corpus", "task", "split", "instruction", "input", "output", "template_id", "schema", "params")
 TRAIN_SPLIT = "train"
+# The one unified column each task's rows are made from (rendering reads no other annotation column).
+TASK_COLUMN = {"NER": "entities", "RE": "relations", "EE": "events"}
 
 
 @dataclass(frozen=True)
@@ -83,11 +85,17 @@ def _hash(*parts) -> int:
     return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:8], "big")
 
 
-def choose_template(task: str, row_id: str, seed: int = 42, language: str = "zh") -> dict:
-    """The template of a row: a pure function of the row id and the seed."""
-    candidates = [t for t in load_templates()[task] if t["language"] == language]
+@lru_cache(maxsize=None)
+def _candidates(task: str, language: str) -> tuple:
+    candidates = tuple(t for t in load_templates()[task] if t["language"] == language)
     if not candidates:
         raise ValueError(f"no {language} template for task {task}")
+    return candidates
+
+
+def choose_template(task: str, row_id: str, seed: int = 42, language: str = "zh") -> dict:
+    """The template of a row: a pure function of the row id and the seed."""
+    candidates = _candidates(task, language)
     return candidates[_hash(seed, row_id) % len(candidates)]
 
 
@@ -96,8 +104,7 @@ def choose_template(task: str, row_id: str, seed: int = 42, language: str = "zh"
 
 def gold_labels(record: dict) -> list:
     """The labels annotated in a record, in order of first appearance."""
-    items = {"NER": record["entities"], "RE": record["relations"]}.get(record["task"], record["events"])
-    return list(dict.fromkeys(item["type"] for item in items))
+    return list(dict.fromkeys(item["type"] for item in record[TASK_COLUMN[record["task"]]]))
 
 
 def answer_for(record: dict, labels: list, display: dict) -> dict:
@@ -129,8 +136,8 @@ def answer_for(record: dict, labels: list, display: dict) -> dict:
     return answer
 
 
-def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
+# json.dumps(value, ensure_ascii=False) builds a new encoder on every call; this is the same encoder, built once.
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def describe(labels: list, display: dict, roles: dict) -> str:
@@ -161,7 +168,7 @@ def corpus_stats(records: Iterable[dict], schema: dict, options: InstructOptions
                     if a != b:
                         row[b] = row.get(b, 0) + 1
             # EE with sub-tasks: one EET row per EE row, one EEA row per event.
-            annotated_rows += len(_train_batches(record, gold, all_labels, {}, options)) * (2 if subtasks else 1)
+            annotated_rows += math.ceil(len(gold) / options.batch_size(record["task"])) * (2 if subtasks else 1)
             annotated_rows += len(record["events"]) if subtasks else 0
         else:
             empty_records += 1
@@ -182,22 +189,56 @@ def _with_subtasks(record: dict, options: InstructOptions) -> bool:
     return options.subtasks and record["task"] == "EE"
 
 
-def _train_batches(record: dict, gold: list, all_labels: list, cooccur: dict, options: InstructOptions) -> list:
-    """Gold labels plus hard negatives, spread so that every batch holds a gold label."""
+def _train_batches(record: dict, gold: list, all_labels: list, cooccur: dict, options: InstructOptions, order: Optional[dict] = None) -> list:
+    """Gold labels plus hard negatives, spread so that every batch holds a gold label.
+    ``order`` is ``{label: index}`` of ``all_labels`` (pass it when calling for many records)."""
+    if order is None:
+        order = {label: i for i, label in enumerate(all_labels)}
     k = options.batch_size(record["task"])
     batches = math.ceil(len(gold) / k)
-    absent = [label for label in all_labels if label not in gold]
-    wanted = min(len(absent), math.ceil(options.negative_ratio * len(gold)), batches * k - len(gold))
-
-    def hardness(label):
-        return (-sum(cooccur.get(g, {}).get(label, 0) for g in gold), _hash(options.seed, record["id"], label))
-
-    negatives = sorted(absent, key=hardness)[:wanted]
+    absent_count = len(all_labels) - sum(1 for label in set(gold) if label in order)
+    wanted = min(absent_count, math.ceil(options.negative_ratio * len(gold)), batches * k - len(gold))
+    negatives = _hardest(gold, all_labels, order, cooccur, wanted, options.seed, record["id"]) if wanted > 0 else []
+    if batches == 1:
+        return [sorted(gold + negatives, key=lambda label: order.get(label, len(order)))]
     chunks = [[] for _ in range(batches)]
     for i, label in enumerate(gold + negatives):
         chunks[i % batches].append(label)
-    order = {label: i for i, label in enumerate(all_labels)}
     return [sorted(chunk, key=lambda label: order.get(label, len(order))) for chunk in chunks]
+
+
+def _hardest(gold: list, all_labels: list, order: dict, cooccur: dict, wanted: int, seed, record_id) -> list:
+    """The first ``wanted`` schema labels absent from ``gold``, ordered by co-occurrence with ``gold``
+    (most first), ties broken by ``_hash(seed, record_id, label)`` -- computed without sorting the
+    whole schema: only the labels above the cut and those tied at it are ordered (and hashed)."""
+    gold_set = set(gold)
+    if len(gold) == 1:
+        score = cooccur.get(gold[0], {})
+    else:
+        score = {}
+        for g in gold:
+            for label, n in cooccur.get(g, {}).items():
+                score[label] = score.get(label, 0) + n
+    candidates = {label: n for label, n in score.items() if n > 0 and label in order and label not in gold_set}
+    if len(candidates) >= wanted:
+        cut = heapq.nlargest(wanted, candidates.values())[-1]
+        above = [label for label, n in candidates.items() if n > cut]
+        tied = [label for label, n in candidates.items() if n == cut]
+    else:  # the cut falls among the labels that never co-occur with the gold ones
+        above = list(candidates)
+        tied = [label for label in all_labels if label not in gold_set and label not in candidates]
+    prefix = hashlib.sha256(f"{seed}:{record_id}:".encode())
+
+    def tie_break(label) -> int:  # == _hash(seed, record_id, label)
+        h = prefix.copy()
+        h.update(str(label).encode())
+        return int.from_bytes(h.digest()[:8], "big")
+
+    if len(above) > 1:
+        above.sort(key=lambda label: (-candidates[label], tie_break(label)))
+    if len(tied) > 1:
+        tied.sort(key=tie_break)
+    return above + tied[: wanted - len(above)]
 
 
 def _eval_batches(record: dict, gold: list, all_labels: list, options: InstructOptions) -> list:
@@ -216,17 +257,36 @@ def render_records(records: Iterable[dict], split: str, schema: dict, options: I
     roles = schema.get("roles", {})
     params = json.dumps({**options.to_dict(), "split_mode": "train" if split == TRAIN_SPLIT else "eval"}, sort_keys=True)
     stats = stats or {"cooccur": {}, "empty_threshold": -1}
+    order = {label: i for i, label in enumerate(all_labels)}
+    described: dict = {}  # the same label batches recur on every record: describe and format once
+    instructions: dict = {}
+
+    def schema_text(labels: list, with_roles: bool = True) -> str:
+        key = (tuple(labels), with_roles)
+        if key not in described:
+            if len(described) > 10_000:  # train batches vary with the negatives: keep memory bounded
+                described.clear()
+                instructions.clear()
+            described[key] = describe(labels, display, roles if with_roles else {})
+        return described[key]
 
     def row(record, task, suffix, labels, instruction_args, output):
         row_id = f"{record['id']}#{suffix}"
         template = choose_template(task, row_id, options.seed, options.language)
+        if len(instruction_args) == 1:  # schema only: a few distinct texts (EEA's carry the trigger: not cached)
+            key = (template["id"], instruction_args["schema"])
+            instruction = instructions.get(key)
+            if instruction is None:
+                instruction = instructions[key] = template["text"].format(**instruction_args)
+        else:
+            instruction = template["text"].format(**instruction_args)
         return {
                 "id": row_id,
                 "record_id": record["id"],
                 "corpus": record["corpus"],
                 "task": task,
                 "split": split,
-                "instruction": template["text"].format(**instruction_args),
+                "instruction": instruction,
                 "input": record["text"],
                 "output": _dumps(output),
                 "template_id": template["id"],
@@ -240,7 +300,7 @@ def render_records(records: Iterable[dict], split: str, schema: dict, options: I
         if split != TRAIN_SPLIT:
             batches = _eval_batches(record, gold, all_labels, options)
         elif gold:
-            batches = _train_batches(record, gold, all_labels, stats["cooccur"], options)
+            batches = _train_batches(record, gold, all_labels, stats["cooccur"], options, order)
         elif _hash(options.seed, "empty", record["id"]) <= stats["empty_threshold"]:
             k = options.batch_size(task)
             batches = [sorted(all_labels, key=lambda label: _hash(options.seed, record["id"], label))[:k]]
@@ -248,11 +308,11 @@ def render_records(records: Iterable[dict], split: str, schema: dict, options: I
             batches = []  # an all-empty record beyond the cap (counted in the build report)
         for b, labels in enumerate(batches):
             names = [display.get(label, label) for label in labels]
-            yield row(record, task, f"{task.lower()}{b}", names, {"schema": describe(labels, display, roles)}, answer_for(record, labels, display))
+            yield row(record, task, f"{task.lower()}{b}", names, {"schema": schema_text(labels)}, answer_for(record, labels, display))
         if split == TRAIN_SPLIT and _with_subtasks(record, options):
             for b, labels in enumerate(batches):
                 answer = {name: [ev["trigger"] for ev in evs] for name, evs in answer_for(record, labels, display).items()}
-                yield row(record, "EET", f"eet{b}", [display.get(label, label) for label in labels], {"schema": describe(labels, display, {})}, answer)
+                yield row(record, "EET", f"eet{b}", [display.get(label, label) for label in labels], {"schema": schema_text(labels, with_roles=False)}, answer)
             for e, event in enumerate(record["events"]):
                 event_roles = list(roles.get(event["type"], []))
                 event_roles += [a["role"] for a in event["arguments"] if a["role"] not in event_roles]
