@@ -19,6 +19,8 @@ CORPUS = Corpus(
     domain="resumes",
     homepage="https://github.com/jiesutd/LatticeLSTM",
     license="Apache-2.0 (as stated by the LatticeLSTM repository)",
+    # Apache-2.0, as the repository distributing the data states, allows redistribution.
+    redistributable=True,
     citation=(
         "@inproceedings{zhang2018chinese,\n  title={Chinese NER Using Lattice LSTM},\n  author={Zhang, Yue and "
         "Yang, Jie},\n  booktitle={Proceedings of the 56th Annual Meeting of the Association for Computational "

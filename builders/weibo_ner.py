@@ -28,6 +28,8 @@ CORPUS = Corpus(
     domain="social media",
     homepage="https://github.com/hltcoe/golden-horse",
     license="CC BY-SA 3.0 (as stated by the golden-horse repository)",
+    # CC BY-SA 3.0 allows redistribution with attribution, under the same license.
+    redistributable=True,
     citation=(
         "@inproceedings{peng2015named,\n  title={Named Entity Recognition for {C}hinese Social Media with Jointly "
         "Trained Embeddings},\n  author={Peng, Nanyun and Dredze, Mark},\n  booktitle={Proceedings of the 2015 "

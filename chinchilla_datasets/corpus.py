@@ -31,7 +31,8 @@ class Corpus:
     unlabelled_splits: frozenset = frozenset()  # raw view only
     # Source label -> readable Chinese name for the instructions (identity for Chinese labels).
     labels: dict = field(default_factory=dict)
-    redistributable: bool = True
+    # Whether the source's stated license lets us republish the built rows; False unless it says so.
+    redistributable: bool = False
     quirks: tuple = ()
 
     def expected_files(self) -> list:
