@@ -34,14 +34,13 @@ from .corpus import Corpus
 from .export import REPORT_FILE, ConfigOutput, CorpusOutput
 from .instruct import load_templates
 from .registry import get_builder
-from .schema import VIEWS
+from .schema import TASK_COLUMN, VIEWS
 
 CARD_FILE = "README.md"
 BUILD_KEY = "chinchilla_build"
 TITLE = "Chinchilla: Chinese information extraction"
 TASK_CATEGORIES = {"NER": "token-classification", "RE": "text-classification", "EE": "text-generation"}
 TASK_IDS = {"NER": "named-entity-recognition"}
-LABEL_COLUMNS = {"NER": "entities", "RE": "relations", "EE": "events"}
 RAW_TEXT_COLUMNS = ("text", "sentence")  # the raw column holding the text, where the source has one
 TOP_TYPES = 10
 EXAMPLE_CHARS = 120
@@ -259,7 +258,7 @@ class _LengthStats:
     """min / mean / max of text lengths accumulated over batches (None without a text column)."""
 
     def __init__(self):
-        self.count, self.total, self.low, self.high, self.seen = 0, 0, None, None, False
+        self.count, self.total, self.low, self.high = 0, 0, None, None
 
     def add(self, column: Optional[pa.ChunkedArray]) -> None:
         if column is None or len(column) == 0:
@@ -285,7 +284,7 @@ def _raw_text(table: pa.Table) -> Optional[pa.ChunkedArray]:
 def _label_types(table: pa.Table) -> Counter:
     """Types of each row's task structures: entities of NER rows, relations of RE rows, events of EE rows."""
     counts = Counter()
-    for task, column in LABEL_COLUMNS.items():
+    for task, column in TASK_COLUMN.items():
         rows = table.filter(pc.equal(table.column("task"), task))
         if rows.num_rows:
             counts.update(_value_counts(_flat_types(rows.column(column))))
@@ -302,7 +301,7 @@ def _value_counts(array) -> dict:
 
 
 def _unified_unannotated(table: pa.Table) -> int:
-    sizes = [pc.fill_null(pc.list_value_length(table.column(c)), 0) for c in LABEL_COLUMNS.values()]
+    sizes = [pc.fill_null(pc.list_value_length(table.column(c)), 0) for c in TASK_COLUMN.values()]
     total = sizes[0]
     for size in sizes[1:]:
         total = pc.add(total, size)
@@ -323,14 +322,6 @@ def _raw_unannotated(table: pa.Table, label_keys: frozenset) -> Optional[int]:
             this = pc.is_null(column)
         empty = this if empty is None else pc.and_(empty, this)
     return int(pc.sum(empty).as_py() or 0)
-
-
-def _lengths(column: Optional[pa.ChunkedArray]) -> Optional[tuple]:
-    if column is None or len(column) == 0:
-        return None
-    lengths = pc.utf8_length(column)
-    bounds = pc.min_max(lengths).as_py()
-    return bounds["min"], pc.mean(lengths).as_py(), bounds["max"]
 
 
 def truncate(value, chars: int = EXAMPLE_CHARS, items: int = EXAMPLE_ITEMS):

@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasets.arrow_writer import ArrowWriter
 
-from .instruct import TASK_COLUMN, TRAIN_SPLIT, InstructOptions, corpus_stats, render_batch
+from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_batch
 from .registry import builders, get_builder
-from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES
+from .schema import INSTRUCT_FEATURES, TASK_COLUMN, UNIFIED_FEATURES
 
 REPORT_FILE = "build_report.json"
 ROW_GROUP_ROWS = 10_000
@@ -99,14 +99,6 @@ def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
     return corpus.missing_message(str(corpus_dir))
 
 
-def iter_records(ds: datasets.Dataset, batch_size: int = 1000):
-    """Rows of a Dataset as dicts, read batch by batch (bounded memory)."""
-    for batch in ds.iter(batch_size=batch_size):
-        columns = list(batch)
-        for i in range(len(batch[columns[0]])):
-            yield {c: batch[c][i] for c in columns}
-
-
 def annotation_types(ds: datasets.Dataset, column: str, batch_size: int = 10_000):
     """What ``corpus_stats`` reads of each record (id, task, the types of its annotations), taken
     from Arrow without converting the nested spans to Python."""
@@ -132,7 +124,7 @@ def render_instruct(unified: datasets.DatasetDict, schema: dict, options: Instru
         if split != TRAIN_SPLIT:
             stats = None
         else:
-            stats = corpus_stats(annotation_types(ds, column) if column else iter_records(ds), schema, options)
+            stats = corpus_stats(annotation_types(ds, column) if column else (), schema, options)  # no column: no row
         needed = ds.select_columns(["id", "corpus", "task", "text", column]) if column else ds
         out[split] = needed.map(
             render_batch,

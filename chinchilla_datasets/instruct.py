@@ -36,12 +36,12 @@ from typing import Iterable, Iterator, Optional
 
 import yaml
 
+from .schema import TASK_COLUMN
+
 TEMPLATE_FILES = {"NER": "ner.yaml", "RE": "re.yaml", "EE": "ee.yaml", "EET": "eet.yaml", "EEA": "eea.yaml"}
 KNOWN_PLACEHOLDERS = {"schema", "event_type", "trigger"}
 INSTRUCT_COLUMNS = ("id", "record_id", "corpus", "task", "split", "instruction", "input", "output", "template_id", "schema", "params")
 TRAIN_SPLIT = "train"
-# The one unified column each task's rows are made from (rendering reads no other annotation column).
-TASK_COLUMN = {"NER": "entities", "RE": "relations", "EE": "events"}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datasets
 
 TASKS = ("NER", "RE", "EE")
+# The unified column holding each task's annotations.
+TASK_COLUMN = {"NER": "entities", "RE": "relations", "EE": "events"}
 VIEWS = ("raw", "unified", "instruct")
 
 _string = datasets.Value("string")

@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard
 
-from chinchilla_datasets.card import BUILD_KEY, LABEL_COLUMNS, read_build, render_card, write_card
+from chinchilla_datasets.card import BUILD_KEY, read_build, render_card, write_card
+from chinchilla_datasets.schema import TASK_COLUMN
 from chinchilla_datasets.cli import main
 from chinchilla_datasets.export import ConfigOutput, CorpusOutput, bundled_fixtures
 from chinchilla_datasets.instruct import load_templates
@@ -310,7 +311,7 @@ def test_card_label_distribution_examples_and_templates_come_from_the_data(fixtu
         (unified,) = [c for c in result.configs if c.view == "unified"]
         types = Counter()
         for entry in unified.splits.values():
-            for items in pd.read_parquet(fixture_build / entry["path"])[LABEL_COLUMNS[task]]:
+            for items in pd.read_parquet(fixture_build / entry["path"])[TASK_COLUMN[task]]:
                 types.update(item["type"] for item in items)
         top_type, count = sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))[0]
         line = next(line for line in text.splitlines() if line.startswith("Top ") and f"`{unified.name}`" in line)
