@@ -64,7 +64,7 @@ def is_plain(feature) -> bool:
 
 class PlainFeatures(datasets.Features):
     """Features of Value / List / dict only, whose examples already hold the declared Python types
-    (raw: checked by ``conform``; unified and instruct: built by this package).
+    (raw: checked by ``conformer``; unified and instruct: built by this package).
 
     ``GeneratorBasedBuilder`` calls ``info.features.encode_example`` on every example; for such
     features it walks the whole nested record only to rebuild it unchanged (half of a raw build's

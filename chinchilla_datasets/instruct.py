@@ -281,18 +281,18 @@ def render_records(records: Iterable[dict], split: str, schema: dict, options: I
         else:
             instruction = template["text"].format(**instruction_args)
         return {
-                "id": row_id,
-                "record_id": record["id"],
-                "corpus": record["corpus"],
-                "task": task,
-                "split": split,
-                "instruction": instruction,
-                "input": record["text"],
-                "output": _dumps(output),
-                "template_id": template["id"],
-                "schema": labels,
-                "params": params,
-            }
+            "id": row_id,
+            "record_id": record["id"],
+            "corpus": record["corpus"],
+            "task": task,
+            "split": split,
+            "instruction": instruction,
+            "input": record["text"],
+            "output": _dumps(output),
+            "template_id": template["id"],
+            "schema": labels,
+            "params": params,
+        }
 
     for record in records:
         task = record["task"]
@@ -306,13 +306,14 @@ def render_records(records: Iterable[dict], split: str, schema: dict, options: I
             batches = [sorted(all_labels, key=lambda label: _hash(options.seed, record["id"], label))[:k]]
         else:
             batches = []  # an all-empty record beyond the cap (counted in the build report)
-        for b, labels in enumerate(batches):
+        answers = [answer_for(record, labels, display) for labels in batches]
+        for b, (labels, answer) in enumerate(zip(batches, answers)):
             names = [display.get(label, label) for label in labels]
-            yield row(record, task, f"{task.lower()}{b}", names, {"schema": schema_text(labels)}, answer_for(record, labels, display))
+            yield row(record, task, f"{task.lower()}{b}", names, {"schema": schema_text(labels)}, answer)
         if split == TRAIN_SPLIT and _with_subtasks(record, options):
-            for b, labels in enumerate(batches):
-                answer = {name: [ev["trigger"] for ev in evs] for name, evs in answer_for(record, labels, display).items()}
-                yield row(record, "EET", f"eet{b}", [display.get(label, label) for label in labels], {"schema": schema_text(labels, with_roles=False)}, answer)
+            for b, (labels, answer) in enumerate(zip(batches, answers)):
+                triggers = {name: [ev["trigger"] for ev in evs] for name, evs in answer.items()}
+                yield row(record, "EET", f"eet{b}", [display.get(label, label) for label in labels], {"schema": schema_text(labels, with_roles=False)}, triggers)
             for e, event in enumerate(record["events"]):
                 event_roles = list(roles.get(event["type"], []))
                 event_roles += [a["role"] for a in event["arguments"] if a["role"] not in event_roles]
