@@ -1,7 +1,8 @@
 """The instruction view: rendering unified records into instruction rows, and parsing answers back.
 
-Rendering is a batched function for ``Dataset.map``; it is pure, so the same unified rows give
-byte-identical instruction rows whatever ``num_proc``. Everything random (the template, negative
+Rendering (``InstructRenderer``) is a batched ``Dataset.map`` function from unified Arrow tables
+to instruction Arrow tables; it is pure, so the same unified rows give byte-identical instruction
+rows whatever ``num_proc`` or batch size. Everything random (the template, the order of negative
 types, which empty records are kept) is a hash of the row or record id and the seed.
 
 Schema-conditioned prompts: each row asks for a batch of types (defaults NER 6, RE 4, EE 4) and
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 import math
 import re
@@ -34,14 +36,19 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterable, Iterator, Optional
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
-from .schema import TASK_COLUMN
+from .schema import INSTRUCT_FEATURES, TASK_COLUMN, UNIFIED_FEATURES
 
 TEMPLATE_FILES = {"NER": "ner.yaml", "RE": "re.yaml", "EE": "ee.yaml", "EET": "eet.yaml", "EEA": "eea.yaml"}
 KNOWN_PLACEHOLDERS = {"schema", "event_type", "trigger"}
 INSTRUCT_COLUMNS = ("id", "record_id", "corpus", "task", "split", "instruction", "input", "output", "template_id", "schema", "params")
 TRAIN_SPLIT = "train"
+INSTRUCT_SCHEMA = INSTRUCT_FEATURES.arrow_schema
+UNIFIED_SCHEMA = UNIFIED_FEATURES.arrow_schema
 
 
 @dataclass(frozen=True)
@@ -94,9 +101,10 @@ def _candidates(task: str, language: str) -> tuple:
 
 
 def choose_template(task: str, row_id: str, seed: int = 42, language: str = "zh") -> dict:
-    """The template of a row: a pure function of the row id and the seed."""
+    """The template of a row: a pure function of the row id and the seed (``hash64``; the
+    renderer computes the same choice for a whole table at once)."""
     candidates = _candidates(task, language)
-    return candidates[_hash(seed, row_id) % len(candidates)]
+    return candidates[int(hash64([row_id], seed)[0] % np.uint64(len(candidates)))]
 
 
 # ---------------------------------------------------------------- gold answers
@@ -107,37 +115,16 @@ def gold_labels(record: dict) -> list:
     return list(dict.fromkeys(item["type"] for item in record[TASK_COLUMN[record["task"]]]))
 
 
-def answer_for(record: dict, labels: list, display: dict) -> dict:
-    """The gold answer restricted to ``labels``: every label is a key (readable name), in order."""
-    answer: dict = {display.get(label, label): [] for label in labels}
-    wanted = set(labels)
-    task = record["task"]
-    if task == "NER":
-        for ent in record["entities"]:
-            if ent["type"] in wanted:
-                mentions = answer[display.get(ent["type"], ent["type"])]
-                if ent["text"] not in mentions:
-                    mentions.append(ent["text"])
-    elif task == "RE":
-        for rel in record["relations"]:
-            if rel["type"] in wanted:
-                item = {"head": rel["head"]["text"], "tail": rel["tail"]["text"]}
-                if rel["qualifiers"]:
-                    item["qualifiers"] = {q["role"]: q["text"] for q in rel["qualifiers"]}
-                items = answer[display.get(rel["type"], rel["type"])]
-                if item not in items:
-                    items.append(item)
-    else:
-        for ev in record["events"]:
-            if ev["type"] in wanted:
-                answer[display.get(ev["type"], ev["type"])].append(
-                    {"trigger": ev["trigger"]["text"], "arguments": [{"role": a["role"], "argument": a["text"]} for a in ev["arguments"]]}
-                )
-    return answer
+try:  # json.dumps(value, ensure_ascii=False), minus building an encoder per call (same text)
+    from json.encoder import c_make_encoder as _c_make_encoder, encode_basestring as _encode_basestring
 
+    _encode = _c_make_encoder(None, None, _encode_basestring, None, ": ", ", ", False, False, True)
 
-# json.dumps(value, ensure_ascii=False) builds a new encoder on every call; this is the same encoder, built once.
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
+    def _dumps(value) -> str:
+        return "".join(_encode(value, 0))
+
+except ImportError:  # no C accelerator (e.g. PyPy)
+    _dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def describe(labels: list, display: dict, roles: dict) -> str:
@@ -189,149 +176,424 @@ def _with_subtasks(record: dict, options: InstructOptions) -> bool:
     return options.subtasks and record["task"] == "EE"
 
 
-def _train_batches(record: dict, gold: list, all_labels: list, cooccur: dict, options: InstructOptions, order: Optional[dict] = None) -> list:
-    """Gold labels plus hard negatives, spread so that every batch holds a gold label.
-    ``order`` is ``{label: index}`` of ``all_labels`` (pass it when calling for many records)."""
-    if order is None:
-        order = {label: i for i, label in enumerate(all_labels)}
-    k = options.batch_size(record["task"])
+def negatives_wanted(gold_count: int, absent_count: int, k: int, options: InstructOptions) -> int:
+    """How many negative types a training record with ``gold_count`` gold types gets: about
+    ``negative_ratio`` per gold type, within the room its batches leave and the absent types."""
+    batches = math.ceil(gold_count / k)
+    return max(0, min(absent_count, math.ceil(options.negative_ratio * gold_count), batches * k - gold_count))
+
+
+def train_batches(gold: list, negatives: list, k: int, rank: "_Rank") -> list:
+    """Gold labels plus negatives (hardest first), spread so that every batch holds a gold label;
+    each batch in schema order (``rank``: ``{label: position}``, labels outside the schema last)."""
     batches = math.ceil(len(gold) / k)
-    absent_count = len(all_labels) - sum(1 for label in set(gold) if label in order)
-    wanted = min(absent_count, math.ceil(options.negative_ratio * len(gold)), batches * k - len(gold))
-    negatives = _hardest(gold, all_labels, order, cooccur, wanted, options.seed, record["id"]) if wanted > 0 else []
     if batches == 1:
-        return [sorted(gold + negatives, key=lambda label: order.get(label, len(order)))]
+        return [sorted(gold + negatives, key=rank.__getitem__)]
     chunks = [[] for _ in range(batches)]
     for i, label in enumerate(gold + negatives):
         chunks[i % batches].append(label)
-    return [sorted(chunk, key=lambda label: order.get(label, len(order))) for chunk in chunks]
+    return [sorted(chunk, key=rank.__getitem__) for chunk in chunks]
 
 
-def _hardest(gold: list, all_labels: list, order: dict, cooccur: dict, wanted: int, seed, record_id) -> list:
-    """The first ``wanted`` schema labels absent from ``gold``, ordered by co-occurrence with ``gold``
-    (most first), ties broken by ``_hash(seed, record_id, label)`` -- computed without sorting the
-    whole schema: only the labels above the cut and those tied at it are ordered (and hashed)."""
-    gold_set = set(gold)
-    if len(gold) == 1:
-        score = cooccur.get(gold[0], {})
-    else:
-        score = {}
-        for g in gold:
-            for label, n in cooccur.get(g, {}).items():
-                score[label] = score.get(label, 0) + n
-    candidates = {label: n for label, n in score.items() if n > 0 and label in order and label not in gold_set}
-    if len(candidates) >= wanted:
-        cut = heapq.nlargest(wanted, candidates.values())[-1]
-        above = [label for label, n in candidates.items() if n > cut]
-        tied = [label for label, n in candidates.items() if n == cut]
-    else:  # the cut falls among the labels that never co-occur with the gold ones
-        above = list(candidates)
-        tied = [label for label in all_labels if label not in gold_set and label not in candidates]
-    prefix = hashlib.sha256(f"{seed}:{record_id}:".encode())
+def hash64(values, seed: int) -> np.ndarray:
+    """A 64-bit hash of each string, keyed by ``seed``: SipHash-2-4 of the UTF-8 bytes (pandas'
+    ``hash_array``), vectorized, the same on every platform and run."""
+    from pandas.util import hash_array
 
-    def tie_break(label) -> int:  # == _hash(seed, record_id, label)
-        h = prefix.copy()
-        h.update(str(label).encode())
-        return int.from_bytes(h.digest()[:8], "big")
-
-    if len(above) > 1:
-        above.sort(key=lambda label: (-candidates[label], tie_break(label)))
-    if len(tied) > 1:
-        tied.sort(key=tie_break)
-    return above + tied[: wanted - len(above)]
+    key = hashlib.sha256(f"chinchilla:{seed}".encode()).hexdigest()[:16]
+    return hash_array(np.asarray(values, dtype=object), hash_key=key, categorize=False)
 
 
-def _eval_batches(record: dict, gold: list, all_labels: list, options: InstructOptions) -> list:
-    labels = all_labels + [label for label in gold if label not in all_labels]
-    k = options.batch_size(record["task"])
-    return [labels[i : i + k] for i in range(0, len(labels), k)]
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: a bijection of uint64 that spreads combined hashes (``a ^ b``)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+class NegativeRanker:
+    """Ranks the schema's labels as negative types for training records: most co-occurring with
+    the record's gold labels (counts from the training split, summed over its gold labels) first,
+    ties in a pseudo-random order that is a pure function of (seed, record id, label); the gold
+    labels themselves last. A record without gold labels gets the pseudo-random order alone.
+
+    Computed for a whole table at once with numpy: scores are the records' gold-label indicator
+    matrix times the co-occurrence matrix; one ``lexsort`` orders every row."""
+
+    def __init__(self, cooccur: dict, all_labels: list, seed: int):
+        self.all_labels = all_labels
+        self.order = {label: i for i, label in enumerate(all_labels)}
+        self.seed = seed
+        self.rows = {a: i for i, a in enumerate(cooccur)}  # gold labels with counts, schema or not
+        self.matrix = np.zeros((len(self.rows), len(all_labels)), dtype=np.int64)
+        for a, row in cooccur.items():
+            for b, n in row.items():
+                if b in self.order:
+                    self.matrix[self.rows[a], self.order[b]] = n
+        self.label_hashes = hash64(all_labels, seed) if all_labels else np.zeros(0, np.uint64)
+
+    def tie_keys(self, record_ids: list) -> np.ndarray:
+        """``(records, labels)`` uint64 keys: the pseudo-random order of labels for each record."""
+        return mix64(hash64(record_ids, self.seed)[:, None] ^ self.label_hashes[None, :])
+
+    def rank(self, record_ids: list, golds: list, top: int) -> np.ndarray:
+        """``(records, top)`` schema positions: each record's first ``top`` labels in ranking order."""
+        n, size = len(record_ids), len(self.all_labels)
+        top = min(top, size)
+        gold_in_schema: tuple = ([], [])
+        with_counts: tuple = ([], [])
+        for i, gold in enumerate(golds):
+            for label in gold:
+                if label in self.rows:
+                    with_counts[0].append(i)
+                    with_counts[1].append(self.rows[label])
+                if label in self.order:
+                    gold_in_schema[0].append(i)
+                    gold_in_schema[1].append(self.order[label])
+        # Each record's score: the sum of its gold labels' rows (pairs come in record order).
+        # (Not indicator @ matrix: BLAS threads spin when the cores are busy.)
+        score = np.zeros((n, size), dtype=np.int64)
+        if with_counts[0]:
+            records = np.asarray(with_counts[0])
+            starts = np.flatnonzero(np.r_[True, records[1:] != records[:-1]])
+            score[records[starts]] = np.add.reduceat(self.matrix[with_counts[1]], starts, axis=0)
+        # One sort key: lower is better. High bits: the score, inverted; the gold labels past every
+        # other label. Low 40 bits: the tie order.
+        worst = np.int64(score.max(initial=0) + 1)
+        if worst >= 1 << 23:
+            raise ValueError("co-occurrence counts beyond 2**23: widen the sort key")
+        score[gold_in_schema] = -1
+        key = ((worst - score).astype(np.uint64) << np.uint64(40)) | (self.tie_keys(record_ids) >> np.uint64(24))
+        if top == 0:
+            return np.zeros((n, 0), dtype=np.int64)
+        if top < size:  # only the first few matter: partition, then sort those
+            first = np.argpartition(key, top - 1, axis=1)[:, :top]
+        else:
+            first = np.broadcast_to(np.arange(size), (n, size))
+        return np.take_along_axis(first, np.argsort(np.take_along_axis(key, first, axis=1), axis=1, kind="stable"), axis=1)
 
 
 # ---------------------------------------------------------------- rendering
 
+ROW_TASKS = ("NER", "RE", "EE", "EET", "EEA")  # the tasks of instruction rows
+RENDER_CHUNK = 1000  # records per Arrow table when rendering Python records
+_MAX_TEMPLATES = 64  # templates per (task, language), at most: pairs (prompt, template) are packed in one int
+
+
+def _annotations(column: pa.Array, task: str) -> tuple:
+    """``(offsets, labels, items)`` of a unified annotation column (a list<struct> Arrow array):
+    record ``i``'s annotations are ``labels[offsets[i]:offsets[i+1]]`` with their answer items
+    (NER: the mention; RE: ``{"head", "tail"[, "qualifiers"]}``; EE: ``(trigger, [(role, text)])``).
+    Only the fields an answer uses are converted to Python: no per-record dicts of spans."""
+    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
+    offsets = [0, *np.cumsum(lengths).tolist()]
+    values = column.flatten()  # null lists contribute nothing
+
+    def field(array, *path):
+        for name in path:
+            array = pc.struct_field(array, name)
+        return array
+
+    def nested(array, *path) -> tuple:  # a list<struct> field: its per-item counts and flattened values
+        inner = field(array, *path)
+        counts = pc.fill_null(pc.list_value_length(inner), 0).to_pylist()
+        return counts, inner.flatten()
+
+    labels = field(values, "type").to_pylist()
+    if task == "NER":
+        items = field(values, "text").to_pylist()
+    elif task == "RE":
+        heads, tails = field(values, "head", "text").to_pylist(), field(values, "tail", "text").to_pylist()
+        counts, qualifiers = nested(values, "qualifiers")
+        roles, texts = field(qualifiers, "role").to_pylist(), field(qualifiers, "text").to_pylist()
+        items, q = [], 0
+        for head, tail, count in zip(heads, tails, counts):
+            item = {"head": head, "tail": tail}
+            if count:
+                item["qualifiers"] = dict(zip(roles[q : q + count], texts[q : q + count]))
+                q += count
+            items.append(item)
+    else:
+        triggers = field(values, "trigger", "text").to_pylist()
+        counts, arguments = nested(values, "arguments")
+        roles, texts = field(arguments, "role").to_pylist(), field(arguments, "text").to_pylist()
+        items, a = [], 0
+        for trigger, count in zip(triggers, counts):
+            items.append((trigger, list(zip(roles[a : a + count], texts[a : a + count]))))
+            a += count
+    return offsets, labels, items
+
+
+class _Rank(dict):
+    """``{label: schema position}``; a label outside the schema sorts after all of it."""
+
+    def __missing__(self, label) -> int:
+        return len(self)
+
+
+class _Batch:
+    """What the rows asking for one batch of labels share: readable names, the all-empty answer and
+    the instruction text per template. The object itself is the prompt key of its rows (``render``);
+    ``subtask`` is the key of its EET rows."""
+
+    __slots__ = ("task", "labels", "names", "distinct_names", "_empty", "texts", "subtask")
+
+    def __init__(self, task: str, labels: tuple, display: dict):
+        self.task = task
+        self.labels = labels
+        self.names = tuple(display.get(label, label) for label in labels)
+        self.distinct_names = len(set(self.names)) == len(self.names)
+        self._empty = None
+        self.texts: dict = {}  # (template id, with roles) -> instruction
+        self.subtask = _Subtask(self)
+
+    @property
+    def empty(self) -> str:
+        """The JSON answer with every label and no mention (training batches hold a gold label: rarely needed)."""
+        if self._empty is None:
+            self._empty = _dumps({name: [] for name in self.names})
+        return self._empty
+
+
+class _Subtask:
+    """The prompt key of the EET rows of a batch (the same labels, listed without roles)."""
+
+    __slots__ = ("batch",)
+
+    def __init__(self, batch: _Batch):
+        self.batch = batch
+
+
+class InstructRenderer:
+    """Renders unified Arrow tables into instruction Arrow tables: the ``Dataset.map`` function of
+    the instruct view (``batched=True`` on an ``arrow``-formatted dataset), and the core of
+    ``render_records``.
+
+    Rows of the same label batch share their instruction, their empty answer and their ``schema``
+    list; the columns copied from the record (``record_id``, ``corpus``, ``input``) are Arrow
+    ``take``s. What is left in Python per row is its id, its template hash and its answer when it
+    has gold annotations."""
+
+    def __init__(self, split: str, schema: dict, options: Optional[InstructOptions] = None, stats: Optional[dict] = None):
+        self.split = split
+        self.options = options = options or InstructOptions()
+        self.train = split == TRAIN_SPLIT
+        self.display = dict(schema["types"])
+        self.all_labels = [label for label, _ in schema["types"]]
+        self.roles = schema.get("roles", {})
+        self.order = {label: i for i, label in enumerate(self.all_labels)}
+        self.stats = stats or {"cooccur": {}, "empty_threshold": -1}
+        self.ranker = NegativeRanker(self.stats["cooccur"], self.all_labels, options.seed)
+        self.params = json.dumps({**options.to_dict(), "split_mode": "train" if self.train else "eval"}, sort_keys=True)
+        self.candidates = {task: _candidates(task, options.language) for task in ROW_TASKS}
+        if max(len(c) for c in self.candidates.values()) > _MAX_TEMPLATES:
+            raise ValueError(f"more than {_MAX_TEMPLATES} templates for one task and language")
+        self.rank = _Rank(self.order)
+        self.batches: dict = {}  # label tuple -> _Batch
+        self.eval_batches: dict = {}  # batch size -> the schema's label tuples
+
+    # -- the Dataset.map function
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return self.render(table)
+
+    def __getstate__(self):  # sent to map's worker processes (and hashed for its fingerprint) without caches
+        return dict(self.__dict__, batches={})
+
+    # -- per label batch (cached)
+    def _batch(self, task: str, labels: tuple) -> _Batch:
+        batch = self.batches.get((task, labels))
+        if batch is None:
+            if len(self.batches) > 20_000:  # train batches vary with the negatives: keep memory bounded
+                self.batches.clear()
+            batch = self.batches[task, labels] = _Batch(task, labels, self.display)
+        return batch
+
+    def _prompt(self, key) -> tuple:
+        """``(task, schema list)`` of a prompt key (see ``render``)."""
+        if isinstance(key, tuple):  # EEA: (event type, trigger, roles)
+            return "EEA", key[2]
+        if isinstance(key, _Batch):
+            return key.task, key.names
+        return "EET", key.batch.names
+
+    def _instruction(self, key, template: dict) -> str:
+        """The instruction of a prompt key in a template."""
+        if isinstance(key, tuple):
+            event_type, trigger, roles = key
+            return template["text"].format(event_type=self.display.get(event_type, event_type), trigger=trigger, schema="、".join(roles))
+        batch, with_roles = (key, True) if isinstance(key, _Batch) else (key.batch, False)
+        text = batch.texts.get((template["id"], with_roles))
+        if text is None:
+            roles = self.roles if with_roles else {}
+            text = batch.texts[template["id"], with_roles] = template["text"].format(schema=describe(list(batch.labels), self.display, roles))
+        return text
+
+    @staticmethod
+    def _answer(task: str, batch: "_Batch", gold: dict) -> dict:
+        """The gold answer restricted to a batch's labels: every label a key (readable name), in order."""
+        if batch.distinct_names:
+            return dict(zip(batch.names, [gold.get(label, ()) for label in batch.labels]))
+        answer: dict = {}
+        for label, name in zip(batch.labels, batch.names):
+            items = gold.get(label, [])
+            if name not in answer:
+                answer[name] = items
+            else:  # two labels shown under one name: one list, as if one type
+                merged = answer[name] = list(answer[name])
+                merged.extend(item for item in items if task == "EE" or item not in merged)
+        return answer
+
+    def _batches(self, record_ids: list, tasks: list, golds: list) -> list:
+        """The label batches (``_Batch``) of each record's rows."""
+        options, all_labels, rank = self.options, self.all_labels, self.rank
+        out = []
+        if not self.train:  # the whole schema, then any gold label it lacks
+            for task, gold in zip(tasks, golds):
+                k = options.batch_size(task)
+                if rank.keys() >= gold.keys():
+                    batches = self.eval_batches.get((task, k))
+                    if batches is None:
+                        batches = self.eval_batches[task, k] = [self._batch(task, tuple(all_labels[i : i + k])) for i in range(0, len(all_labels), k)]
+                    out.append(batches)
+                else:
+                    labels = all_labels + [label for label in gold if label not in rank]
+                    out.append([self._batch(task, tuple(labels[i : i + k])) for i in range(0, len(labels), k)])
+            return out
+        threshold = self.stats["empty_threshold"]
+        wanted = []  # negatives per record (an all-empty record kept: k labels; beyond the cap: None)
+        for record_id, task, gold in zip(record_ids, tasks, golds):
+            k = options.batch_size(task)
+            if gold:
+                wanted.append(negatives_wanted(len(gold), len(all_labels) - len(rank.keys() & gold), k, options))
+            elif _hash(options.seed, "empty", record_id) <= threshold:
+                wanted.append(k)
+            else:
+                wanted.append(None)
+        ranking = self.ranker.rank(record_ids, golds, max(filter(None, wanted), default=0)).tolist()
+        for task, gold, w, ranked in zip(tasks, golds, wanted, ranking):
+            if w is None:
+                out.append([])  # an all-empty record beyond the cap (counted in the build report)
+                continue
+            chosen = [all_labels[j] for j in ranked[:w]]
+            if gold:
+                out.append([self._batch(task, tuple(batch)) for batch in train_batches(list(gold), chosen, options.batch_size(task), rank)])
+            else:
+                out.append([self._batch(task, tuple(chosen))])
+        return out
+
+    # -- a table
+    def render(self, table: pa.Table) -> pa.Table:
+        ids = table.column("id").to_pylist()
+        tasks = table.column("task").to_pylist()
+        annotations = {
+            task: _annotations(table.column(TASK_COLUMN[task]).combine_chunks(), task) for task in set(tasks) if task in TASK_COLUMN
+        }
+        subtasks = self.train and self.options.subtasks
+        # Per row, in the loop: the record it comes from, its id, its answer and its prompt. A prompt
+        # is what decides the instruction besides the template: (task, _Batch, None) or, for EEA,
+        # ("EEA", None, (event type, trigger, roles)). Templates, instructions, schema lists and
+        # tasks are then resolved per distinct prompt, with numpy and Arrow.
+        rows_record, rows_id, rows_output, rows_prompt = [], [], [], []
+        prompts: dict = {}  # prompt -> index
+
+        golds = []  # per record: label -> its answer items, deduplicated (NER, RE), in record order
+        for i, task in enumerate(tasks):
+            offsets, labels, items = annotations[task]
+            gold: dict = {}
+            for j in range(offsets[i], offsets[i + 1]):
+                bucket = gold.setdefault(labels[j], [])
+                if task == "EE":
+                    trigger, arguments = items[j]
+                    bucket.append({"trigger": trigger, "arguments": [{"role": role, "argument": text} for role, text in arguments]})
+                elif items[j] not in bucket:
+                    bucket.append(items[j])
+            golds.append(gold)
+        record_batches = self._batches(ids, tasks, golds)
+
+        for i, (record_id, task, gold, batches) in enumerate(zip(ids, tasks, golds, record_batches)):
+            answers = []
+            lower = task.lower()
+            for b, batch in enumerate(batches):
+                if gold and not gold.keys().isdisjoint(batch.labels):
+                    answer = self._answer(task, batch, gold)
+                    output = _dumps(answer)
+                else:
+                    answer, output = None, batch.empty
+                answers.append(answer)
+                rows_record.append(i)
+                rows_id.append(f"{record_id}#{lower}{b}")
+                rows_output.append(output)
+                rows_prompt.append(prompts.setdefault(batch, len(prompts)))
+            if not (subtasks and task == "EE"):
+                continue
+            for b, (batch, answer) in enumerate(zip(batches, answers)):
+                if answer is None:
+                    output = batch.empty
+                else:
+                    output = _dumps({name: [event["trigger"] for event in events] for name, events in answer.items()})
+                rows_record.append(i)
+                rows_id.append(f"{record_id}#eet{b}")
+                rows_output.append(output)
+                rows_prompt.append(prompts.setdefault(batch.subtask, len(prompts)))
+            offsets, labels, items = annotations[task]
+            for e, j in enumerate(range(offsets[i], offsets[i + 1])):
+                event_type = labels[j]
+                trigger, arguments = items[j]
+                event_roles = list(self.roles.get(event_type, []))
+                event_roles += [role for role, _ in arguments if role not in event_roles]
+                answer = {role: [] for role in event_roles}
+                for role, text in arguments:
+                    if text not in answer[role]:
+                        answer[role].append(text)
+                rows_record.append(i)
+                rows_id.append(f"{record_id}#eea{e}")
+                rows_output.append(_dumps(answer))
+                rows_prompt.append(prompts.setdefault((event_type, trigger, tuple(event_roles)), len(prompts)))
+
+        n = len(rows_id)
+        keys = list(prompts)
+        prompt_list = [self._prompt(key) for key in keys]  # (task, schema list)
+        prompt_of_row = np.asarray(rows_prompt, dtype=np.int64)
+        # The template of each row: hash64(row id) modulo the number of its task's templates.
+        counts = np.asarray([len(self.candidates[task]) for task, _ in prompt_list], dtype=np.uint64)
+        choice = (hash64(rows_id, self.options.seed) % counts[prompt_of_row]).astype(np.int64) if n else prompt_of_row
+        pairs, pair_of_row = np.unique(prompt_of_row * _MAX_TEMPLATES + choice, return_inverse=True)
+        texts, template_ids = [], []
+        for pair in pairs.tolist():
+            prompt, choice = divmod(pair, _MAX_TEMPLATES)
+            template = self.candidates[prompt_list[prompt][0]][choice]
+            texts.append(self._instruction(keys[prompt], template))
+            template_ids.append(template["id"])
+        pair_of_row = pa.array(pair_of_row.reshape(-1), pa.int64())
+        prompt_of_row = pa.array(prompt_of_row, pa.int64())
+        take = pa.array(rows_record, pa.int64())
+        columns = {
+            "id": pa.array(rows_id, pa.string()),
+            "record_id": table.column("id").take(take),
+            "corpus": table.column("corpus").take(take),
+            "task": pa.array([task for task, _ in prompt_list], pa.string()).take(prompt_of_row),
+            "split": pa.repeat(pa.scalar(self.split, pa.string()), n),
+            "instruction": pa.array(texts, pa.string()).take(pair_of_row),
+            "input": table.column("text").take(take),
+            "output": pa.array(rows_output, pa.string()),
+            "template_id": pa.array(template_ids, pa.string()).take(pair_of_row),
+            "schema": pa.array([names for _, names in prompt_list], pa.list_(pa.string())).take(prompt_of_row),
+            "params": pa.repeat(pa.scalar(self.params, pa.string()), n),
+        }
+        return pa.Table.from_arrays([c if isinstance(c, pa.ChunkedArray) else pa.chunked_array([c]) for c in columns.values()], schema=INSTRUCT_SCHEMA)
+
 
 def render_records(records: Iterable[dict], split: str, schema: dict, options: InstructOptions, stats: Optional[dict] = None) -> Iterator[dict]:
-    """Instruction rows (dicts) for unified records, in record order."""
-    display = dict(schema["types"])
-    all_labels = [label for label, _ in schema["types"]]
-    roles = schema.get("roles", {})
-    params = json.dumps({**options.to_dict(), "split_mode": "train" if split == TRAIN_SPLIT else "eval"}, sort_keys=True)
-    stats = stats or {"cooccur": {}, "empty_threshold": -1}
-    order = {label: i for i, label in enumerate(all_labels)}
-    described: dict = {}  # the same label batches recur on every record: describe and format once
-    instructions: dict = {}
-
-    def schema_text(labels: list, with_roles: bool = True) -> str:
-        key = (tuple(labels), with_roles)
-        if key not in described:
-            if len(described) > 10_000:  # train batches vary with the negatives: keep memory bounded
-                described.clear()
-                instructions.clear()
-            described[key] = describe(labels, display, roles if with_roles else {})
-        return described[key]
-
-    def row(record, task, suffix, labels, instruction_args, output):
-        row_id = f"{record['id']}#{suffix}"
-        template = choose_template(task, row_id, options.seed, options.language)
-        if len(instruction_args) == 1:  # schema only: a few distinct texts (EEA's carry the trigger: not cached)
-            key = (template["id"], instruction_args["schema"])
-            instruction = instructions.get(key)
-            if instruction is None:
-                instruction = instructions[key] = template["text"].format(**instruction_args)
-        else:
-            instruction = template["text"].format(**instruction_args)
-        return {
-            "id": row_id,
-            "record_id": record["id"],
-            "corpus": record["corpus"],
-            "task": task,
-            "split": split,
-            "instruction": instruction,
-            "input": record["text"],
-            "output": _dumps(output),
-            "template_id": template["id"],
-            "schema": labels,
-            "params": params,
-        }
-
-    for record in records:
-        task = record["task"]
-        gold = gold_labels(record)
-        if split != TRAIN_SPLIT:
-            batches = _eval_batches(record, gold, all_labels, options)
-        elif gold:
-            batches = _train_batches(record, gold, all_labels, stats["cooccur"], options, order)
-        elif _hash(options.seed, "empty", record["id"]) <= stats["empty_threshold"]:
-            k = options.batch_size(task)
-            batches = [sorted(all_labels, key=lambda label: _hash(options.seed, record["id"], label))[:k]]
-        else:
-            batches = []  # an all-empty record beyond the cap (counted in the build report)
-        answers = [answer_for(record, labels, display) for labels in batches]
-        for b, (labels, answer) in enumerate(zip(batches, answers)):
-            names = [display.get(label, label) for label in labels]
-            yield row(record, task, f"{task.lower()}{b}", names, {"schema": schema_text(labels)}, answer)
-        if split == TRAIN_SPLIT and _with_subtasks(record, options):
-            for b, (labels, answer) in enumerate(zip(batches, answers)):
-                triggers = {name: [ev["trigger"] for ev in evs] for name, evs in answer.items()}
-                yield row(record, "EET", f"eet{b}", [display.get(label, label) for label in labels], {"schema": schema_text(labels, with_roles=False)}, triggers)
-            for e, event in enumerate(record["events"]):
-                event_roles = list(roles.get(event["type"], []))
-                event_roles += [a["role"] for a in event["arguments"] if a["role"] not in event_roles]
-                answer = {role: [] for role in event_roles}
-                for arg in event["arguments"]:
-                    if arg["text"] not in answer[arg["role"]]:
-                        answer[arg["role"]].append(arg["text"])
-                args = {"event_type": display.get(event["type"], event["type"]), "trigger": event["trigger"]["text"], "schema": "、".join(event_roles)}
-                yield row(record, "EEA", f"eea{e}", event_roles, args, answer)
-
-
-def render_batch(batch: dict, *, split: str, schema: dict, options: Optional[dict] = None, stats: Optional[dict] = None) -> dict:
-    """``Dataset.map(batched=True)`` function: unified columns in, instruction columns out."""
-    opts = InstructOptions(**(options or {}))
-    columns = list(batch)
-    records = ({c: batch[c][i] for c in columns} for i in range(len(batch["id"])))
-    rows = list(render_records(records, split, schema, opts, stats))
-    return {key: [row[key] for row in rows] for key in INSTRUCT_COLUMNS}
+    """Instruction rows (dicts) for unified records (dicts), in record order: the same rows as the
+    ``Dataset.map`` view, rendered by ``InstructRenderer`` a chunk of records at a time."""
+    renderer = InstructRenderer(split, schema, options, stats)
+    records = iter(records)
+    while True:
+        chunk = list(itertools.islice(records, RENDER_CHUNK))
+        if not chunk:
+            return
+        yield from renderer.render(pa.Table.from_pylist(chunk, schema=UNIFIED_SCHEMA)).to_pylist()
 
 
 # ---------------------------------------------------------------- parsing answers back

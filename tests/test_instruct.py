@@ -7,7 +7,11 @@ import json
 from collections import Counter
 
 import datasets
+import numpy as np
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chinchilla_datasets.cli import main
 from chinchilla_datasets.export import iter_split
@@ -15,6 +19,8 @@ from chinchilla_datasets.instruct import (
     KNOWN_PLACEHOLDERS,
     TEMPLATE_FILES,
     InstructOptions,
+    InstructRenderer,
+    NegativeRanker,
     choose_template,
     corpus_stats,
     load_answer,
@@ -23,6 +29,7 @@ from chinchilla_datasets.instruct import (
     render_records,
     template_placeholders,
 )
+from chinchilla_datasets.schema import INSTRUCT_FEATURES
 from chinchilla_datasets.score import score_rows
 
 
@@ -47,6 +54,61 @@ def test_template_choice_is_a_pure_function_of_id_and_seed():
     assert choose_template("RE", "row-7", seed=1) == choose_template("RE", "row-7", seed=1)
     assert {choose_template("RE", "row-7", seed=s)["id"] for s in range(20)} != {choose_template("RE", "row-7")["id"]}
     assert choose_template("EE", "row-1", language="en")["language"] == "en"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 9).flatmap(
+        lambda size: st.tuples(
+            st.just(size),
+            st.lists(st.lists(st.integers(0, 3), min_size=size, max_size=size), min_size=size, max_size=size),
+            st.lists(st.lists(st.integers(0, size), max_size=4, unique=True), min_size=1, max_size=12),
+        )
+    ),
+    st.integers(0, 2**32),
+)
+def test_negative_ranking_is_co_occurrence_then_a_per_record_hash(case, seed):
+    """The vectorized ranking equals sorting each record's labels one by one: higher summed
+    co-occurrence with its gold labels first, ties by the (seed, record, label) key, gold labels
+    last. Label ``size`` stands for a gold label outside the schema (it has counts, no position)."""
+    size, counts, golds = case
+    labels = [f"L{i}" for i in range(size)]
+    outside = "OUTSIDE"
+    cooccur = {(labels + [outside])[a]: {labels[b]: n for b, n in enumerate(row) if n and a != b} for a, row in enumerate(counts)}
+    cooccur[outside] = {labels[0]: 2}
+    golds = [[(labels + [outside])[i] for i in gold] for gold in golds]
+    ids = [f"rec-{i}" for i in range(len(golds))]
+    ranker = NegativeRanker(cooccur, labels, seed)
+    ranked = ranker.rank(ids, golds, size)
+    ties = ranker.tie_keys(ids)
+    for i, gold in enumerate(golds):
+        score = {b: sum(cooccur.get(g, {}).get(labels[b], 0) for g in gold) for b in range(size)}
+        # (gold labels are never taken as negatives: among them, only the hash orders)
+        expected = sorted(range(size), key=lambda b: (labels[b] in gold, 0 if labels[b] in gold else -score[b], int(ties[i, b])))
+        assert ranked[i].tolist() == expected
+    top = ranker.rank(ids, golds, 2)
+    assert top.shape == (len(golds), min(2, size)) and (top == ranked[:, : min(2, size)]).all()
+
+
+def test_template_choice_in_a_table_is_choose_template():
+    records = [ner_record(i, [("PER", "张三")]) for i in range(40)]
+    rows = list(render_records(records, "validation", SCHEMA, InstructOptions()))
+    assert {r["template_id"] for r in rows} == {t["id"] for t in load_templates()["NER"] if t["language"] == "zh"}
+    for row in rows:
+        assert row["template_id"] == choose_template("NER", row["id"])["id"]
+        template = choose_template("NER", row["id"])
+        assert row["instruction"] == template["text"].format(schema="、".join(row["schema"]))
+
+
+def test_renderer_takes_arrow_tables_and_returns_the_instruct_schema():
+    records = [ner_record(i, [("PER", "张三"), ("ORG", "华星公司")]) for i in range(3)] + [ner_record(3, [])]
+    table = pa.Table.from_pylist(records)
+    out = InstructRenderer("validation", SCHEMA, InstructOptions(ner_batch=3))(table)
+    assert out.schema.equals(INSTRUCT_FEATURES.arrow_schema, check_metadata=False)
+    assert out.num_rows == 4 * 3  # 8 types in batches of 3, for every record
+    assert out.column("record_id").to_pylist() == [r["id"] for r in records for _ in range(3)]
+    assert out.column("input").to_pylist() == [r["text"] for r in records for _ in range(3)]
+    assert out.to_pylist() == list(render_records(records, "validation", SCHEMA, InstructOptions(ner_batch=3)))
 
 
 def ner_record(i, entities, text="张三在北京的华星公司工作"):
