@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasets.arrow_writer import ArrowWriter
 
-from .instruct import TRAIN_SPLIT, InstructOptions, InstructRenderer, corpus_stats
+from .instruct import TRAIN_SPLIT, InstructOptions, InstructRenderer, table_stats
 from .registry import builders, get_builder
 from .schema import INSTRUCT_FEATURES, TASK_COLUMN, UNIFIED_FEATURES
 
@@ -100,20 +100,6 @@ def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
     return corpus.missing_message(str(corpus_dir))
 
 
-def annotation_types(ds: datasets.Dataset, column: str, batch_size: int = 10_000):
-    """What ``corpus_stats`` reads of each record (id, task, the types of its annotations), taken
-    from Arrow without converting the nested spans to Python."""
-    for table in ds.select_columns(["id", "task", column]).with_format("arrow").iter(batch_size=batch_size):
-        items = table.column(column).combine_chunks()
-        types = pc.struct_field(pc.list_flatten(items), "type").to_pylist()
-        lengths = pc.list_value_length(items).to_pylist()
-        pos = 0
-        for record_id, task, n in zip(table.column("id").to_pylist(), table.column("task").to_pylist(), lengths):
-            n = n or 0
-            yield {"id": record_id, "task": task, column: [{"type": t} for t in types[pos : pos + n]]}
-            pos += n
-
-
 def render_instruct(unified: datasets.DatasetDict, schema: dict, options: InstructOptions, num_proc: int = 1, desc: str = "") -> tuple:
     """The instruct view of a unified DatasetDict with ``Dataset.map``, and per-split notes for the report.
 
@@ -122,10 +108,10 @@ def render_instruct(unified: datasets.DatasetDict, schema: dict, options: Instru
     out, notes = {}, {}
     for split, ds in unified.items():
         column = TASK_COLUMN.get(ds.data.column("task")[0].as_py()) if len(ds) else None
-        if split != TRAIN_SPLIT:
-            stats = None
-        else:
-            stats = corpus_stats(annotation_types(ds, column) if column else (), schema, options)  # no column: no row
+        stats = None
+        if split == TRAIN_SPLIT:  # (no column: no row)
+            tables = ds.select_columns(["id", "task", column]).with_format("arrow").iter(batch_size=10_000) if column else ()
+            stats = table_stats(tables, schema, options)
         needed = ds.select_columns(["id", "corpus", "task", "text", column]) if column else ds
         out[split] = needed.with_format("arrow").map(
             InstructRenderer(split, schema, options, stats),

@@ -111,11 +111,6 @@ def choose_template(task: str, row_id: str, seed: int = 42, language: str = "zh"
 # ---------------------------------------------------------------- gold answers
 
 
-def gold_labels(record: dict) -> list:
-    """The labels annotated in a record, in order of first appearance."""
-    return list(dict.fromkeys(item["type"] for item in record[TASK_COLUMN[record["task"]]]))
-
-
 def dump_answer(value) -> bytes:
     """An answer as compact UTF-8 JSON (``{"人名":["张三"],"地名":[]}``): ``orjson``, several times
     faster than ``json.dumps`` and already encoded for the Arrow column; compact JSON is also fewer
@@ -136,40 +131,80 @@ def describe(labels: list, display: dict, roles: dict) -> str:
 
 
 def corpus_stats(records: Iterable[dict], schema: dict, options: InstructOptions) -> dict:
+    """``table_stats`` of unified records given as dicts."""
+    return table_stats(_tables(records), schema, options)
+
+
+def _tables(records: Iterable[dict]) -> Iterator[pa.Table]:
+    records = iter(records)
+    while chunk := list(itertools.islice(records, RENDER_CHUNK)):
+        yield pa.Table.from_pylist(chunk, schema=UNIFIED_SCHEMA)
+
+
+def table_stats(tables: Iterable[pa.Table], schema: dict, options: InstructOptions) -> dict:
     """What training rows need from the whole split: type co-occurrence counts (for hard
-    negatives) and the hash threshold below which all-empty records are kept (for the cap)."""
-    cooccur: dict = {}
-    all_labels = [label for label, _ in schema["types"]]
+    negatives) and the hash threshold below which all-empty records are kept (for the cap).
+
+    ``tables``: unified Arrow tables (``id``, ``task`` and the task's annotation column), read once.
+    Counted with numpy: ``cooccur[a][b]`` is the number of records annotated with both a and b."""
+    vocabulary: dict = {}  # label -> code, in order of first appearance
+    pair_counts = np.zeros(0, dtype=np.int64)  # codes a * V + b, for the vocabulary size V below
+    size = 0
     annotated_rows, empty_hashes, empty_records, rows_per_empty = 0, [], 0, 1
-    for record in records:
-        gold = gold_labels(record)
-        subtasks = _with_subtasks(record, options)
-        if gold:
-            for a in gold:
-                row = cooccur.setdefault(a, {})
-                for b in gold:
-                    if a != b:
-                        row[b] = row.get(b, 0) + 1
-            # EE with sub-tasks: one EET row per EE row, one EEA row per event.
-            annotated_rows += math.ceil(len(gold) / options.batch_size(record["task"])) * (2 if subtasks else 1)
-            annotated_rows += len(record["events"]) if subtasks else 0
-        else:
-            empty_records += 1
-            empty_hashes.append(_hash(options.seed, "empty", record["id"]))
-            rows_per_empty = 2 if subtasks else 1
+    for table in tables:
+        tasks = table.column("task").to_pylist()
+        ids = table.column("id")
+        for task in set(tasks):
+            mine = np.asarray([t == task for t in tasks])
+            column = table.column(TASK_COLUMN[task]).combine_chunks().filter(pa.array(mine))
+            lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+            labels = pc.fill_null(pc.struct_field(column.flatten(), "type"), "")
+            for label in pc.unique(labels).to_pylist():
+                vocabulary.setdefault(label, len(vocabulary))
+            codes = pc.index_in(labels, value_set=pa.array(list(vocabulary), labels.type)).to_numpy(zero_copy_only=False).astype(np.int64)
+            record_of = np.repeat(np.arange(len(lengths)), lengths)
+            # Each record's distinct labels, in record order: (record, code) pairs.
+            pairs = np.unique(record_of * max(len(vocabulary), 1) + codes)
+            records, codes = pairs // max(len(vocabulary), 1), pairs % max(len(vocabulary), 1)
+            gold = np.bincount(records, minlength=len(lengths))  # distinct labels per record
+            # Every ordered pair of distinct labels within a record: each element against the
+            # elements of its record (start ... start + gold).
+            starts = np.cumsum(gold) - gold
+            left = np.repeat(np.arange(len(codes)), gold[records])
+            offsets_out = np.cumsum(gold[records]) - gold[records]
+            right = starts[records[left]] + (np.arange(len(left)) - offsets_out[left])
+            other = left != right
+            if len(vocabulary) > size:  # grow the count matrix (flattened) to the new vocabulary
+                grown = np.zeros(len(vocabulary) ** 2, dtype=np.int64)
+                if size:
+                    grown.reshape(len(vocabulary), -1)[:size, :size] = pair_counts.reshape(size, size)
+                pair_counts, size = grown, len(vocabulary)
+            pair_counts += np.bincount(codes[left[other]] * size + codes[right[other]], minlength=size * size)
+            # Rows per annotated record; EE with sub-tasks adds one EET row per EE row and one EEA
+            # row per event.
+            subtasks = options.subtasks and task == "EE"
+            annotated = gold > 0
+            k = options.batch_size(task)
+            annotated_rows += int(((gold[annotated] + k - 1) // k).sum()) * (2 if subtasks else 1)
+            annotated_rows += int(lengths[annotated].sum()) if subtasks else 0
+            empty = np.flatnonzero(~annotated)
+            if len(empty):
+                empty_ids = ids.filter(pa.array(mine)).take(pa.array(empty)).to_pylist()
+                empty_records += len(empty_ids)
+                empty_hashes.extend(_hash(options.seed, "empty", record_id) for record_id in empty_ids)
+                rows_per_empty = 2 if subtasks else 1
     cap = options.empty_cap
     allowed = math.floor(cap / (1 - cap) * annotated_rows / rows_per_empty) if cap < 1 else empty_records
     kept = heapq.nsmallest(allowed, empty_hashes) if allowed else []
+    labels = list(vocabulary)
+    counts = pair_counts.reshape(size, size) if size else np.zeros((0, 0), dtype=np.int64)
+    cooccur = {a: {labels[b]: int(counts[i, b]) for b in np.flatnonzero(counts[i]).tolist()} for i, a in enumerate(labels)}
     return {
         "cooccur": {a: dict(sorted(row.items())) for a, row in sorted(cooccur.items())},
         "empty_threshold": kept[-1] if kept else -1,
         "empty_records": empty_records,
         "empty_kept": len(kept),
     }
-
-
-def _with_subtasks(record: dict, options: InstructOptions) -> bool:
-    return options.subtasks and record["task"] == "EE"
 
 
 def negatives_wanted(gold_count: int, absent_count: int, k: int, options: InstructOptions) -> int:
@@ -601,12 +636,8 @@ def render_records(records: Iterable[dict], split: str, schema: dict, options: I
     """Instruction rows (dicts) for unified records (dicts), in record order: the same rows as the
     ``Dataset.map`` view, rendered by ``InstructRenderer`` a chunk of records at a time."""
     renderer = InstructRenderer(split, schema, options, stats)
-    records = iter(records)
-    while True:
-        chunk = list(itertools.islice(records, RENDER_CHUNK))
-        if not chunk:
-            return
-        yield from renderer.render(pa.Table.from_pylist(chunk, schema=UNIFIED_SCHEMA)).to_pylist()
+    for table in _tables(records):
+        yield from renderer.render(table).to_pylist()
 
 
 # ---------------------------------------------------------------- parsing answers back
