@@ -365,28 +365,41 @@ class _Rank(dict):
         return len(self)
 
 
+class _Display(dict):
+    """``{label: readable name}``; a label without one is shown as itself."""
+
+    def __missing__(self, label):
+        return label
+
+
 class _Batch:
     """What the rows asking for one batch of labels share: readable names, the all-empty answer and
     the instruction text per template. The object itself is the prompt key of its rows (``render``);
-    ``subtask`` is the key of its EET rows."""
+    ``subtask`` is the key of its EET rows. Made for most training rows: kept cheap."""
 
-    __slots__ = ("task", "labels", "names", "distinct_names", "_empty", "texts", "subtask")
+    __slots__ = ("task", "labels", "names", "distinct_names", "_empty", "texts", "_subtask")
 
-    def __init__(self, task: str, labels: tuple, display: dict):
+    def __init__(self, task: str, labels: tuple, display: _Display):
         self.task = task
         self.labels = labels
-        self.names = tuple(display.get(label, label) for label in labels)
+        self.names = tuple(map(display.__getitem__, labels))
         self.distinct_names = len(set(self.names)) == len(self.names)
         self._empty = None
         self.texts: dict = {}  # (template id, with roles) -> instruction
-        self.subtask = _Subtask(self)
+        self._subtask = None
 
     @property
-    def empty(self) -> str:
+    def empty(self) -> bytes:
         """The JSON answer with every label and no mention (training batches hold a gold label: rarely needed)."""
         if self._empty is None:
             self._empty = dump_answer({name: [] for name in self.names})
         return self._empty
+
+    @property
+    def subtask(self) -> "_Subtask":
+        if self._subtask is None:
+            self._subtask = _Subtask(self)
+        return self._subtask
 
 
 class _Subtask:
@@ -412,7 +425,7 @@ class InstructRenderer:
         self.split = split
         self.options = options = options or InstructOptions()
         self.train = split == TRAIN_SPLIT
-        self.display = dict(schema["types"])
+        self.display = _Display(schema["types"])
         self.all_labels = [label for label, _ in schema["types"]]
         self.roles = schema.get("roles", {})
         self.order = {label: i for i, label in enumerate(self.all_labels)}
