@@ -110,6 +110,7 @@ class CLUENER(ChinchillaBuilder):
     optional_keys = frozenset({"id"} | {f"label.{type_}" for type_ in TYPES})
     label_keys = frozenset({"label"})
 
+    one_record_per_line = True  # JSON Lines
     def read(self, path, split):
         for line_no, record in read_json_lines(path):
             if not isinstance(record, Reject) and "label" in record:

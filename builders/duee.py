@@ -66,6 +66,7 @@ class DuEE(ChinchillaBuilder):
     optional_keys = frozenset({"event_list.arguments.alias", "event_list.class"})
     label_keys = frozenset({"event_list"})
 
+    one_record_per_line = True  # JSON Lines
     def read(self, path, split):
         yield from read_json_lines(path)
 

@@ -65,6 +65,7 @@ class DuEEFin(ChinchillaBuilder):
     # A labelled document without events has no event_list at all: absent means "no events".
     optional_keys = frozenset({"event_list"})
 
+    one_record_per_line = True  # JSON Lines
     def read(self, path, split):
         yield from read_json_lines(path)
 

@@ -63,6 +63,7 @@ class DuIE(ChinchillaBuilder):
     )
     label_keys = frozenset({"spo_list"})
 
+    one_record_per_line = True  # JSON Lines
     def read(self, path, split):
         yield from read_json_lines(path)
 

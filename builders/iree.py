@@ -87,6 +87,7 @@ class IREE(ChinchillaBuilder):
         }
     )
 
+    one_record_per_line = True  # JSON Lines
     def read(self, path, split):
         for line_no, record in read_json_lines(path):
             if not isinstance(record, Reject):

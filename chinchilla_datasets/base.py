@@ -8,7 +8,10 @@ features, a ``read`` generator and a pure ``to_unified`` function; it never bran
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterator, Optional
@@ -22,6 +25,9 @@ from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
 from .sources import Reject
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+# With num_proc > 1, a source file of at least this size whose records are one per line is cut into
+# num_proc line shards that datasets generates in parallel (smaller files: not worth a process).
+SHARD_MIN_BYTES = 8 << 20
 
 
 @dataclass
@@ -86,6 +92,9 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
     label_keys: frozenset = frozenset()
     # Raw field whose equal values are merged into one unified record (SanWen/FinRE: the sentence).
     group_by: Optional[str] = None
+    # One source line is one record (JSON Lines, one sentence per line): a file can be cut into
+    # line shards between any two lines and built in parallel (``num_proc``).
+    one_record_per_line: bool = False
     BUILDER_CONFIG_CLASS = ChinchillaConfig
 
     def __init_subclass__(cls, **kwargs):
@@ -104,6 +113,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         self.report: dict = {}
         self.schema_path: Optional[str] = None
         self.source_files: dict = {}  # split -> path of the file read (for provenance)
+        self.num_proc = 1
+        self.shard_dir: Optional[str] = None  # line shards and their reports, while preparing with num_proc > 1
 
     # ------------------------------------------------------------------ corpus hooks
     def read(self, path: str, split: str) -> Iterator[tuple]:
@@ -141,10 +152,71 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             citation=self.corpus.citation,
         )
 
+    def download_and_prepare(self, *args, num_proc: Optional[int] = None, **kwargs):
+        """``datasets``' own, plus: with ``num_proc > 1``, large one-record-per-line files are cut
+        into line shards generated in parallel (same rows, ids and order as ``num_proc=1``); the
+        workers' reports come back through files and are merged into ``self.report``."""
+        self.num_proc = num_proc or 1
+        if self.num_proc > 1:
+            os.makedirs(self._cache_dir_root, exist_ok=True)
+            self.shard_dir = tempfile.mkdtemp(prefix=f".{self.config.name}-shards-", dir=self._cache_dir_root)
+        try:
+            super().download_and_prepare(*args, num_proc=num_proc, **kwargs)
+            if self.shard_dir:
+                self.report = self.merged_reports()
+        finally:
+            if self.shard_dir:
+                shutil.rmtree(self.shard_dir, ignore_errors=True)
+                self.shard_dir = None
+
+    def shardable(self, path: str) -> bool:
+        """Whether a source file can be cut between any two lines."""
+        return self.one_record_per_line and not self.group_by
+
+    def line_shards(self, path: str) -> list:
+        """``[(file, lines before it), ...]``: ``path`` itself, or its line shards (copies in the
+        shard folder) when preparing with ``num_proc > 1``."""
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        if not self.shard_dir or size < SHARD_MIN_BYTES or not self.shardable(path):
+            return [(path, 0)]
+        cuts = set()
+        with open(path, "rb") as f:
+            for i in range(1, self.num_proc):
+                f.seek(size * i // self.num_proc)
+                f.readline()  # to the start of the next line
+                if 0 < f.tell() < size:
+                    cuts.add(f.tell())
+        shards, lines = [], 0
+        with open(path, "rb") as f:
+            for start, end in zip([0, *sorted(cuts)], [*sorted(cuts), size]):
+                shard = os.path.join(self.shard_dir, f"{os.path.basename(path)}.{start:012d}")
+                shards.append((shard, lines))
+                with open(shard, "wb") as out:
+                    remaining = end - start
+                    while remaining:
+                        chunk = f.read(min(remaining, 1 << 20))
+                        out.write(chunk)
+                        remaining -= len(chunk)
+                        lines += chunk.count(b"\n")
+        return shards
+
+    def merged_reports(self) -> dict:
+        """The reports the shard jobs wrote, merged per split in file order."""
+        merged: dict = {}
+        for name in sorted(os.listdir(self.shard_dir)):
+            if not name.endswith(".report.json"):
+                continue
+            with open(os.path.join(self.shard_dir, name), encoding="utf-8") as f:
+                piece = json.load(f)
+            into = merged.setdefault(piece["split"], {})
+            for key, value in piece["report"].items():
+                into[key] = into.get(key, [] if isinstance(value, list) else 0) + value
+        return merged
+
     def _split_generators(self, dl_manager):
         split_files = self.locate_files(dl_manager)
         generators = [
-            datasets.SplitGenerator(name=split, gen_kwargs={"path": path, "split": split})
+            datasets.SplitGenerator(name=split, gen_kwargs={"path": path, "split": split, "shards": self.line_shards(path)})
             for split, path in split_files.items()
             if self.config.view == "raw" or split not in self.corpus.unlabelled_splits
         ]
@@ -155,14 +227,23 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             )
         return generators
 
-    def _generate_examples(self, path: str, split: str):
+    def _generate_examples(self, path: str, split: str, shards: list):
+        """The examples of ``shards`` (``[(file, lines before it)]`` of the split file ``path``;
+        datasets hands each job a run of them)."""
         view = self.config.view
-        if view == "raw":
-            yield from self.raw_records(path, split)
-        elif view == "unified":
-            yield from self.unified_records(path, split)
-        else:
-            yield from self.instruct_rows(path, split)
+        if self.shard_dir:
+            self.report.pop(split, None)  # a worker reports only its own shards
+        for shard, offset in shards:
+            if view == "raw":
+                yield from self.raw_records(shard, split, offset, source=path)
+            elif view == "unified":
+                yield from self.unified_records(shard, split, offset, source=path)
+            else:
+                yield from self.instruct_rows(shard, split, offset, source=path)
+        if self.shard_dir and split in self.report:
+            name = f"{split}.{shards[0][1]:012d}.report.json"
+            with open(os.path.join(self.shard_dir, name), "w", encoding="utf-8") as f:
+                json.dump({"split": split, "report": self.report[split]}, f, ensure_ascii=False)
 
     # ------------------------------------------------------------------ files
     def locate_files(self, dl_manager) -> dict:
@@ -198,13 +279,15 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         return split_files
 
     # ------------------------------------------------------------------ views
-    def raw_records(self, path: str, split: str) -> Iterator[tuple]:
-        """``(line_no, raw)`` of every valid record; rejects are counted in ``self.report``."""
+    def raw_records(self, path: str, split: str, offset: int = 0, source: Optional[str] = None) -> Iterator[tuple]:
+        """``(line_no, raw)`` of every valid record; rejects are counted in ``self.report``.
+        ``path`` may be a line shard of the file ``source``, starting after ``offset`` lines."""
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
         optional = self.optional_keys | (self.label_keys if split in self.corpus.unlabelled_splits else frozenset())
-        file_name = os.path.basename(path)
+        file_name = os.path.basename(source or path)
         check = conformer(self.raw_features, optional)  # compiled once per split
         for line_no, item in self.read(path, split):
+            line_no += offset
             report["read"] += 1
             if not isinstance(item, Reject):
                 try:
@@ -217,10 +300,10 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             report["written"] += 1
             yield line_no, item
 
-    def unified_records(self, path: str, split: str) -> Iterator[tuple]:
+    def unified_records(self, path: str, split: str, offset: int = 0, source: Optional[str] = None) -> Iterator[tuple]:
         """``(key, unified record)``; records that fail conversion are rejected with the reason."""
         name, task = self.corpus.name, self.corpus.task
-        raws = self.raw_records(path, split)
+        raws = self.raw_records(path, split, offset, source)
         if self.group_by:
             groups: OrderedDict = OrderedDict()
             for line_no, raw in raws:
@@ -233,7 +316,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 record = self.to_unified(raw)
             except (KeyError, TypeError, ValueError, IndexError) as err:
                 report["unified_rejected"].append(
-                    {"file": os.path.basename(path), "line": line_no, "reason": f"cannot convert: {type(err).__name__}: {err}"}
+                    {"file": os.path.basename(source or path), "line": line_no, "reason": f"cannot convert: {type(err).__name__}: {err}"}
                 )
                 continue
             record["id"] = f"{name}-{split}-{line_no}"
@@ -242,10 +325,10 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             report["unified"] += 1
             yield line_no, record
 
-    def instruct_rows(self, path: str, split: str) -> Iterator[tuple]:
+    def instruct_rows(self, path: str, split: str, offset: int = 0, source: Optional[str] = None) -> Iterator[tuple]:
         schema = self.label_schema()
-        stats = self.instruct_stats(path, split, schema)
-        records = (record for _, record in self.unified_records(path, split))
+        stats = self.instruct_stats(source or path, split, schema)  # statistics of the whole split
+        records = (record for _, record in self.unified_records(path, split, offset, source))
         for row in render_records(records, split, schema, self.config.options, stats):
             yield row["id"], row
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasets.arrow_writer import ArrowWriter
 
+from . import base
 from .instruct import TRAIN_SPLIT, InstructOptions, InstructRenderer, table_stats
 from .registry import builders, get_builder
 from .schema import INSTRUCT_FEATURES, TASK_COLUMN, UNIFIED_FEATURES
@@ -85,7 +86,17 @@ def write_split(ds: datasets.Dataset, out: Path, config: str, split: str) -> dic
     fingerprint = sha256_file(str(tmp))[:16]
     final = folder / f"{split}-{fingerprint}.parquet"
     os.replace(tmp, final)
-    return {"path": f"{config}/{final.name}", "num_examples": len(ds), "num_bytes": ds.data.nbytes}
+    # num_bytes: the uncompressed size of the Parquet data, fixed by the file's bytes (Arrow's nbytes
+    # of the dataset varies with how its table happens to be chunked, e.g. by num_proc).
+    num_bytes = sum(group.total_byte_size for group in _row_groups(final))
+    return {"path": f"{config}/{final.name}", "num_examples": len(ds), "num_bytes": num_bytes}
+
+
+def _row_groups(path: Path) -> list:
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(path).metadata
+    return [metadata.row_group(i) for i in range(metadata.num_row_groups)]
 
 
 def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
@@ -138,7 +149,7 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
         # A private cache: a reused cache would skip generation and the report would be empty.
         def prepared(view: str):
             builder = cls(config_name=f"{name}_{view}", data_dir=corpus_dir, cache_dir=cache)
-            builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD)
+            builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD, num_proc=num_proc if num_proc > 1 else None)
             # A split whose every record was rejected has no data: it is left out (and reported).
             splits = [s for s, info in builder.info.splits.items() if info.num_examples > 0]
             return builder, datasets.DatasetDict({s: builder.as_dataset(split=s) for s in splits})
@@ -187,6 +198,18 @@ def _build_job(args: tuple) -> CorpusOutput:
     return build_corpus(*args)
 
 
+def _has_line_shards(name: str, corpus_dir: Path) -> bool:
+    """Whether the builder of ``name`` cuts a file of ``corpus_dir`` into line shards (see
+    ``ChinchillaBuilder.line_shards``)."""
+    cls = get_builder(name)
+    if not cls.one_record_per_line or cls.group_by:
+        return False
+    wanted = set(cls.corpus.expected_files())
+    return any(
+        f in wanted and os.path.getsize(os.path.join(d, f)) >= base.SHARD_MIN_BYTES for d, _, files in os.walk(corpus_dir) for f in files
+    )
+
+
 def build_collection(
     data_dir: Optional[str] = None,
     out: str = "chinchilla",
@@ -220,20 +243,28 @@ def build_collection(
                 log(f"skip {reason}")
                 skipped[name] = reason
             else:
-                jobs.append((name, str(data_root / name), str(tmp), 1 if num_proc > 1 else num_proc, options))
+                jobs.append((name, str(data_root / name), str(tmp), 1, options))
         if not jobs:
             raise FileNotFoundError(f"no corpus found under {data_root}: nothing to build")
+        # With num_proc > 1: a corpus with a large one-record-per-line file is built here, its line
+        # shards in parallel (num_proc processes); the other corpora in parallel with each other.
+        # Every job writes only its own config folders, so the output is that of num_proc=1.
+        sharded = [job for job in jobs if num_proc > 1 and _has_line_shards(job[0], Path(job[1]))]
+        pooled = [job for job in jobs if job not in sharded]
         results = []
-        if num_proc > 1 and len(jobs) > 1:
-            # Corpora build in parallel; each writes only its own config folders, so output is identical.
-            with multiprocessing.get_context("spawn").Pool(min(num_proc, len(jobs))) as pool:
-                for result in pool.imap(_build_job, jobs):
+        for name, corpus_dir, *_ in sharded:
+            log(f"building {name} from {corpus_dir} ({num_proc} processes)")
+            results.append(build_corpus(name, corpus_dir, str(tmp), num_proc, options))
+        if num_proc > 1 and len(pooled) > 1:
+            with multiprocessing.get_context("spawn").Pool(min(num_proc, len(pooled))) as pool:
+                for result in pool.imap(_build_job, pooled):
                     log(f"built {result.name}")
                     results.append(result)
         else:
-            for job in jobs:
+            for job in pooled:
                 log(f"building {job[0]} from {job[1]}")
                 results.append(_build_job(job))
+        results.sort(key=lambda result: names.index(result.name))
         apply_flags(tmp, results, near=near_duplicates, drop_leaks=drop_leaks)
         for result in results:
             if not result.configs:

@@ -185,3 +185,51 @@ def test_a_split_whose_every_line_is_rejected_is_reported_and_the_rest_builds(tm
     assert not list((out / "duie_unified").glob("validation-*")) and list((out / "duie_unified").glob("train-*"))
     for view in ("raw", "unified", "instruct"):
         assert datasets.get_dataset_split_names(str(out), f"duie_{view}") == (["train", "test1"] if view == "raw" else ["train"])
+
+
+def duie_with_bad_lines(fixtures_dir: Path, raw: Path, copies: int = 5) -> list:
+    """DuIE fixtures whose train file is longer and has rejects and blank lines spread through it;
+    returns the line numbers of the rejects."""
+    shutil.copytree(fixtures_dir / "duie", raw / "duie")
+    good = (fixtures_dir / "duie" / "duie_train.json").read_text(encoding="utf-8").splitlines()
+    lines = []
+    for i in range(copies):
+        lines += good + ['{"text": "坏行", "spo_list": [', "", '{"spo_list": []}']
+    write_lines(raw / "duie" / "duie_train.json", lines, newline="\r\n")
+    block = len(good) + 3
+    return [block * i + len(good) + d for i in range(copies) for d in (1, 3)]
+
+
+@pytest.mark.parametrize("view", ["raw", "unified", "instruct"])
+def test_line_shards_give_the_rows_and_report_of_one_process(tmp_path, fixtures_dir, monkeypatch, view):
+    import chinchilla_datasets.base as base
+
+    monkeypatch.setattr(base, "SHARD_MIN_BYTES", 0)  # shard even the small fixture files
+    bad_lines = duie_with_bad_lines(fixtures_dir, tmp_path / "raw")
+    built = {}
+    for num_proc in (1, 3):
+        builder = DuIE(config_name=f"duie_{view}", data_dir=str(tmp_path / "raw" / "duie"), cache_dir=str(tmp_path / f"c{num_proc}"))
+        builder.download_and_prepare(num_proc=num_proc)
+        built[num_proc] = builder
+    if view != "instruct":  # (the instruct builder reports nothing of its own)
+        assert built[3].report == built[1].report
+        rejected = built[3].report["train"]["rejected"]
+        assert [r["line"] for r in rejected] == bad_lines
+        assert {r["file"] for r in rejected} == {"duie_train.json"}
+    one, three = built[1].as_dataset(), built[3].as_dataset()
+    assert len(built[3].info.splits["train"].shard_lengths or []) > 1  # really generated as shards
+    for split in one:
+        assert three[split].to_list() == one[split].to_list()
+
+
+def test_num_proc_output_is_identical_with_line_shards(tmp_path, fixtures_dir, monkeypatch):
+    import chinchilla_datasets.base as base
+
+    monkeypatch.setattr(base, "SHARD_MIN_BYTES", 0)
+    duie_with_bad_lines(fixtures_dir, tmp_path / "raw")
+    shutil.copytree(fixtures_dir / "sanwen", tmp_path / "raw" / "sanwen")
+    shutil.copytree(fixtures_dir / "duee", tmp_path / "raw" / "duee")
+    a, b = tmp_path / "a" / "chinchilla", tmp_path / "b" / "chinchilla"
+    build_collection(str(tmp_path / "raw"), str(a), corpora=["duie", "sanwen", "duee"], log=lambda _: None)
+    build_collection(str(tmp_path / "raw"), str(b), corpora=["duie", "sanwen", "duee"], num_proc=2, log=lambda _: None)
+    assert tree_digest(a) == tree_digest(b)
