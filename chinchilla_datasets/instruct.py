@@ -249,8 +249,8 @@ class NegativeRanker:
     ties in a pseudo-random order that is a pure function of (seed, record id, label); the gold
     labels themselves last. A record without gold labels gets the pseudo-random order alone.
 
-    Computed for a whole table at once with numpy: scores are the records' gold-label indicator
-    matrix times the co-occurrence matrix; one ``lexsort`` orders every row."""
+    Computed for a whole table at once with numpy: a record's scores are the sum of its gold
+    labels' rows of the co-occurrence matrix; score and tie order are packed into one sort key."""
 
     def __init__(self, cooccur: dict, all_labels: list, seed: int):
         self.all_labels = all_labels
@@ -289,15 +289,15 @@ class NegativeRanker:
             score[records[starts]] = np.add.reduceat(self.matrix[rows], starts, axis=0)
         position = pc.fill_null(pc.index_in(labels, value_set=self.schema_labels), -1).to_numpy()
         gold_in_schema = (record_of[position >= 0], position[position >= 0])
-        # One sort key: lower is better. High bits: the score, inverted; the gold labels past every
-        # other label. Low 40 bits: the tie order.
-        worst = np.int64(score.max(initial=0) + 1)
-        if worst >= 1 << 23:
-            raise ValueError("co-occurrence counts beyond 2**23: widen the sort key")
-        score[gold_in_schema] = -1
-        key = ((worst - score).astype(np.uint64) << np.uint64(40)) | (self.tie_keys(record_ids) >> np.uint64(24))
+        score[gold_in_schema] = -1  # gold labels are never negatives: they rank last
         if top == 0:
             return np.zeros((n, 0), dtype=np.int64)
+        worst = int(score.max(initial=0)) + 1
+        if worst >= 1 << 23:  # (counts of millions of records: two sort keys)
+            return np.lexsort((self.tie_keys(record_ids), -score))[:, :top]
+        # One sort key, lower first: the score inverted in the high 24 bits (gold labels past every
+        # other label), the tie order in the low 40.
+        key = ((worst - score).astype(np.uint64) << np.uint64(40)) | (self.tie_keys(record_ids) >> np.uint64(24))
         if top < size:  # only the first few matter: partition, then sort those
             first = np.argpartition(key, top - 1, axis=1)[:, :top]
         else:

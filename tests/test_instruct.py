@@ -66,15 +66,16 @@ def test_template_choice_is_a_pure_function_of_id_and_seed():
         )
     ),
     st.integers(0, 2**32),
+    st.sampled_from([1, 1 << 22]),  # counts of millions take the two-key sort
 )
-def test_negative_ranking_is_co_occurrence_then_a_per_record_hash(case, seed):
+def test_negative_ranking_is_co_occurrence_then_a_per_record_hash(case, seed, scale):
     """The vectorized ranking equals sorting each record's labels one by one: higher summed
     co-occurrence with its gold labels first, ties by the (seed, record, label) key, gold labels
     last. Label ``size`` stands for a gold label outside the schema (it has counts, no position)."""
     size, counts, golds = case
     labels = [f"L{i}" for i in range(size)]
     outside = "OUTSIDE"
-    cooccur = {(labels + [outside])[a]: {labels[b]: n for b, n in enumerate(row) if n and a != b} for a, row in enumerate(counts)}
+    cooccur = {(labels + [outside])[a]: {labels[b]: n * scale for b, n in enumerate(row) if n and a != b} for a, row in enumerate(counts)}
     cooccur[outside] = {labels[0]: 2}
     golds = [[(labels + [outside])[i] for i in gold] for gold in golds]
     ids = [f"rec-{i}" for i in range(len(golds))]
