@@ -26,6 +26,7 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from datasets.arrow_writer import ArrowWriter
 
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_batch
@@ -74,17 +75,121 @@ def sha256_file(path: str) -> str:
 
 
 def write_split(ds: datasets.Dataset, out: Path, config: str, split: str) -> dict:
-    """Write one split as Parquet named by its content hash; return its card entry."""
-    folder = out / config
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{split}.parquet.tmp"
-    # Row groups of ROW_GROUP_ROWS: readers (the card's statistics, the mixtures, streaming, Spark)
-    # hold one row group in memory at a time; datasets' default made them ~100k rows (hundreds of MB).
-    ds.to_parquet(str(tmp), batch_size=ROW_GROUP_ROWS)
-    fingerprint = sha256_file(str(tmp))[:16]
-    final = folder / f"{split}-{fingerprint}.parquet"
-    os.replace(tmp, final)
-    return {"path": f"{config}/{final.name}", "num_examples": len(ds), "num_bytes": ds.data.nbytes}
+    """Write one split as Parquet named by its content hash; return its card entry.
+
+    The rows are read from the dataset's Arrow cache files through ordinary file reads, one
+    record batch at a time, not from its memory-mapped table: every page of a mapping that is
+    read stays in the process's resident memory as long as the mapping lives, so writing a
+    DuIE instruct split (~1 GB at twice the official size) from the mapping made the peak RSS
+    grow with the input."""
+    writer = ParquetSplitWriter(out, config, split, ds.features)
+    nbytes = 0
+    for batch in arrow_batches(ds):
+        writer.write(batch)
+        nbytes += batch.nbytes
+    entry = writer.close()
+    if entry["num_examples"] != len(ds):
+        raise AssertionError(f"{config}/{split}: wrote {entry['num_examples']} rows of {len(ds)}")
+    # The Arrow size of the rows (ds.data.nbytes: the same chunks, but reading it from the mapping
+    # walks the offsets of every column).
+    entry["num_bytes"] = nbytes if _cache_file_paths(ds) is not None else ds.data.nbytes
+    return entry
+
+
+def arrow_batches(ds: datasets.Dataset, batch_size: int = ROW_GROUP_ROWS):
+    """The rows of ``ds`` as Arrow record batches (or tables), in order, in bounded memory.
+
+    A dataset that is exactly its Arrow cache files (as ``as_dataset()`` and ``map`` return it)
+    is read from those files with a regular file stream: each batch is read into memory and freed
+    once written, and the memory-mapped table is never touched. Any other dataset (in memory, with
+    an indices mapping, sliced or cast) is read through ``datasets``."""
+    paths = _cache_file_paths(ds)
+    if paths is None:
+        yield from ds.with_format("arrow").iter(batch_size=batch_size)
+        return
+    for path in paths:
+        with pa.OSFile(path) as source:
+            yield from pa.ipc.open_stream(source)
+
+
+def _cache_file_paths(ds: datasets.Dataset) -> Optional[list]:
+    """The Arrow files whose record batches, concatenated, are exactly the rows of ``ds``; None
+    when the dataset is anything else. Replacing the schema metadata (``datasets`` records the
+    features there) does not change rows."""
+    from datasets.table import ConcatenationTable, MemoryMappedTable
+
+    if ds._indices is not None:
+        return None
+    table = ds.data
+    blocks = table.blocks if isinstance(table, ConcatenationTable) else [[table]]
+    paths = []
+    for row in blocks:
+        if len(row) != 1 or not isinstance(row[0], MemoryMappedTable):
+            return None
+        if any(name != "replace_schema_metadata" for name, _, _ in row[0].replays):
+            return None
+        paths.append(row[0].path)
+    return paths
+
+
+class ParquetSplitWriter:
+    """Writes the rows of one split, given in order as Arrow record batches or tables, as
+    ``<config>/<split>-<fingerprint>.parquet`` with row groups of ``ROW_GROUP_ROWS`` (readers hold
+    one row group at a time) and the writer options of ``Dataset.to_parquet``. Memory stays at
+    one row group."""
+
+    def __init__(self, out: Path, config: str, split: str, features: datasets.Features):
+        from datasets.arrow_writer import get_parquet_column_options
+
+        self.folder, self.config, self.split = Path(out) / config, config, split
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.schema = features.arrow_schema
+        self.row_group_rows = ROW_GROUP_ROWS
+        self.cdc = datasets.config.DEFAULT_CDC_OPTIONS
+        self.tmp = self.folder / f".{split}.parquet.tmp"
+        self.writer = pq.ParquetWriter(
+            str(self.tmp),
+            schema=self.schema,
+            use_content_defined_chunking=self.cdc,
+            write_page_index=True,
+            **get_parquet_column_options(features, self.schema),
+        )
+        self.pending: list = []
+        self.pending_rows = 0
+        self.rows = 0
+
+    def write(self, data) -> None:
+        """Append ``data`` (a record batch or table whose columns are the features')."""
+        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        if not table.schema.equals(self.schema, check_metadata=False):
+            from datasets.table import table_cast
+
+            table = table_cast(table, self.schema)
+        if not table.num_rows:
+            return
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        while self.pending_rows >= self.row_group_rows:
+            self._flush(self.row_group_rows)
+
+    def _flush(self, rows: int) -> None:
+        table = pa.concat_tables(self.pending)
+        group, rest = table.slice(0, rows), table.slice(rows)
+        self.writer.write_table(group)
+        self.rows += group.num_rows
+        self.pending = [rest] if rest.num_rows else []
+        self.pending_rows = rest.num_rows
+
+    def close(self) -> dict:
+        """Finish the file, name it by its content; return ``{"path", "num_examples"}``."""
+        if self.pending_rows:
+            self._flush(self.pending_rows)
+        self.writer.add_key_value_metadata({"content_defined_chunking": json.dumps(self.cdc)})
+        self.writer.close()
+        fingerprint = sha256_file(str(self.tmp))[:16]
+        final = self.folder / f"{self.split}-{fingerprint}.parquet"
+        os.replace(self.tmp, final)
+        return {"path": f"{self.config}/{final.name}", "num_examples": self.rows}
 
 
 def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
@@ -163,6 +268,9 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
         if raw:
             configs.append(_write_config(raw, out_path, name, "raw", raw_builder.info.features))
         labelled = [s for s in raw if s not in cls.corpus.unlabelled_splits]
+        # Each view's datasets are dropped once written: a memory-mapped file stays mapped (and
+        # its pages read so far resident) as long as a dataset refers to it.
+        del raw, raw_builder
         if labelled:
             unified_builder, unified = prepared("unified")
             for split, counts in unified_builder.report.items():
@@ -173,9 +281,11 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
             configs.append(_write_config(unified, out_path, name, "unified", unified_builder.info.features))
             schema = unified_builder.label_schema()
             instruct, notes = render_instruct(unified, schema, options, num_proc, desc=f"{name}_instruct")
+            del unified, unified_builder  # rendering read (and so mapped into memory) their columns
             for split, note in notes.items():
                 report[split].update(note)
             instruct_config = _write_config(instruct, out_path, name, "instruct", INSTRUCT_FEATURES)
+            del instruct
             if instruct_config.splits:
                 configs.append(instruct_config)
     return CorpusOutput(name=name, configs=configs, report=report, sources=sources, schema=schema)
