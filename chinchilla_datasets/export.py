@@ -12,6 +12,8 @@ OUT is written to a sibling temporary folder and moved into place only when comp
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import multiprocessing
 import os
@@ -27,7 +29,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from datasets.arrow_writer import ArrowWriter
 
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_batch
 from .registry import builders, get_builder
@@ -35,6 +36,8 @@ from .schema import INSTRUCT_FEATURES, TASK_COLUMN, UNIFIED_FEATURES
 
 REPORT_FILE = "build_report.json"
 ROW_GROUP_ROWS = 10_000
+# The mixture shuffle spreads rows over at most this many temporary bucket files (open at once).
+MAX_BUCKETS = 256
 # The mixture configs (all_unified, all_instruct) take at most this many rows of each corpus per
 # split (None: no cap), chosen by a hash of the record id, so no corpus drowns the others.
 DEFAULT_MIXTURE_CAPS = {"train": 50_000, "validation": 5_000, "test": 5_000}
@@ -190,6 +193,11 @@ class ParquetSplitWriter:
         final = self.folder / f"{self.split}-{fingerprint}.parquet"
         os.replace(self.tmp, final)
         return {"path": f"{self.config}/{final.name}", "num_examples": self.rows}
+
+
+def split_paths(entry: dict) -> list:
+    """The Parquet files of a split entry (paths relative to the built folder), in row order."""
+    return list(entry["paths"]) if "paths" in entry else [entry["path"]]
 
 
 def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
@@ -396,49 +404,135 @@ def _hash_key(seed: int, key: str) -> bytes:
     return hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8]
 
 
-def shuffled_concatenation(parts: list, seed: int, features, cache: str, name: str, batch_size: int = 10_000) -> datasets.Dataset:
-    """``concatenate_datasets(parts).shuffle(seed=seed).flatten_indices()``, the same rows in the same
-    order, gathered batch by batch with one Arrow ``take`` over the memory-mapped parts (a part's own
-    selection, e.g. a cap, is composed with the permutation) instead of ``flatten_indices``, which
-    casts a table of one slice per row for every batch. Memory stays at one batch."""
-    tables, rows, offset = [], [], 0
-    for part in parts:
-        table = part.data.table
-        selected = part._indices.column(0).to_numpy().astype(np.int64) if part._indices is not None else np.arange(table.num_rows, dtype=np.int64)
-        tables.append(table)
-        rows.append(selected + offset)
-        offset += table.num_rows
-    batches = [batch for table in tables for batch in table.to_batches()]
-    starts = np.cumsum([0] + [len(batch) for batch in batches])
-    rows = np.concatenate(rows) if rows else np.arange(0, dtype=np.int64)
-    order = rows[np.random.default_rng(seed).permutation(len(rows))]  # the permutation shuffle draws
-    path = os.path.join(cache, f"{name}.arrow")
-    with ArrowWriter(features=features, path=path) as writer:
-        for start in range(0, len(order), batch_size):
-            writer.write_table(gather(batches, starts, order[start : start + batch_size]))
-        writer.finalize()
-    return datasets.Dataset.from_file(path)
+def capped_rows(paths: list, key: str, seed: int, cap: int) -> np.ndarray:
+    """Positions (ascending) of the ``cap`` rows of a split whose ``key`` column hashes smallest
+    (ties: the earlier row), read from its Parquet files one key column batch at a time; memory
+    stays at ``cap`` entries whatever the size of the split."""
+    counter = itertools.count()
+
+    def keyed():
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS, columns=[key]):
+                for value in batch.column(0).to_pylist():
+                    yield (_hash_key(seed, value), next(counter))
+
+    return np.array(sorted(i for _, i in heapq.nsmallest(cap, keyed())), dtype=np.int64)
 
 
-def gather(batches: list, starts: np.ndarray, rows: np.ndarray) -> pa.Table:
-    """Rows ``rows`` (global positions) of the record batches, in that order. Takes from each batch
-    separately: ``Table.take`` on a many-chunk table first concatenates each whole column in memory."""
-    which = np.searchsorted(starts, rows, side="right") - 1
-    grouped = np.argsort(which, kind="stable")
-    pieces = []
-    for b in np.unique(which):
-        local = rows[which == b] - starts[b]
-        pieces.append(pa.Table.from_batches([batches[b].take(pa.array(local))]))
-    table = pa.concat_tables(pieces).combine_chunks()
-    return table.take(pa.array(np.argsort(grouped, kind="stable")))
+@dataclass
+class MixturePart:
+    """One corpus's split in a mixture: its Parquet files, row count and the rows taken (None: all)."""
+
+    paths: list
+    rows: int
+    selected: Optional[np.ndarray] = None
+
+    @property
+    def size(self) -> int:
+        return self.rows if self.selected is None else len(self.selected)
+
+
+def write_shuffled(parts: list, seed: int, features, out: Path, config: str, split: str, scratch: str) -> dict:
+    """Write ``concatenate_datasets(parts).shuffle(seed=seed).flatten_indices()`` (each part reduced
+    to its selected rows) as a Parquet split: the same rows in the same order, read from the parts'
+    Parquet files sequentially, never from a memory-mapped table.
+
+    The permutation is the one ``shuffle`` draws. Each row read is sent to the bucket file of the
+    output rows it lands in (``ROW_GROUP_ROWS`` output rows per bucket, more when that would make
+    over ``MAX_BUCKETS`` files), tagged with its output position; then the buckets are read back
+    in order, one at a time, sorted by position and written. Memory stays at one bucket and one
+    Parquet row group, plus int64 arrays over the rows of the mixture (bounded by the caps)."""
+    batch_size = ROW_GROUP_ROWS
+    sizes = [part.size for part in parts]
+    total = sum(sizes)
+    permutation = np.random.default_rng(seed).permutation(total)  # output row -> selected row
+    position = np.empty(total, dtype=np.int64)
+    position[permutation] = np.arange(total, dtype=np.int64)  # selected row -> output row
+    bucket_rows = batch_size * max(1, -(-total // (batch_size * MAX_BUCKETS)))
+    schema = features.arrow_schema
+    tagged = schema.append(pa.field(POSITION, pa.int64()))
+    folder = Path(scratch) / f"{config}-{split}"
+    folder.mkdir(parents=True)
+    writers: dict = {}
+    try:
+        base = 0
+        for part, size in zip(parts, sizes):
+            offset = 0  # row of the part at the start of the batch
+            for path in part.paths:
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+                    if part.selected is None:
+                        local = np.arange(batch.num_rows, dtype=np.int64)
+                        first = base + offset
+                    else:
+                        lo, hi = np.searchsorted(part.selected, [offset, offset + batch.num_rows])
+                        local = part.selected[lo:hi] - offset
+                        first = base + lo
+                    offset += batch.num_rows
+                    if not len(local):
+                        continue
+                    table = pa.Table.from_batches([batch]).take(pa.array(local))
+                    if not table.schema.equals(schema, check_metadata=False):
+                        from datasets.table import table_cast
+
+                        table = table_cast(table, schema)
+                    where = position[first : first + len(local)]
+                    table = table.append_column(POSITION, pa.array(where)).cast(tagged)
+                    buckets = where // bucket_rows
+                    grouped = np.argsort(buckets, kind="stable")
+                    bounds = np.flatnonzero(np.diff(buckets[grouped])) + 1
+                    for chunk in np.split(grouped, bounds):
+                        bucket = int(buckets[chunk[0]])
+                        if bucket not in writers:
+                            writers[bucket] = pa.ipc.new_stream(str(folder / f"{bucket:06d}.arrow"), tagged)
+                        writers[bucket].write_table(table.take(pa.array(chunk)))
+            if offset != part.rows:
+                raise AssertionError(f"{part.paths}: {offset} rows, expected {part.rows}")
+            base += size
+        for writer in writers.values():
+            writer.close()
+        writers.clear()
+        writer = ParquetSplitWriter(out, config, split, features)
+        nbytes = 0
+        for bucket in range(-(-total // bucket_rows)):
+            with pa.OSFile(str(folder / f"{bucket:06d}.arrow")) as source:
+                table = pa.ipc.open_stream(source).read_all()
+            table = table.take(pc.sort_indices(table.column(POSITION))).drop_columns([POSITION])
+            writer.write(table)
+            nbytes += _cached_nbytes(table, features)
+            del table
+            os.unlink(folder / f"{bucket:06d}.arrow")
+        entry = writer.close()
+        entry["num_bytes"] = nbytes
+        return entry
+    finally:
+        for writer in writers.values():
+            writer.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+POSITION = "__chinchilla_position__"
+
+
+def _cached_nbytes(table: pa.Table, features) -> int:
+    """``nbytes`` of ``table`` once written to and read back from a ``datasets`` Arrow cache file
+    (record batches of the writer's size, no validity bitmap where there is no null): the size
+    the card gave a mixture split when it was written from such a file."""
+    from datasets.arrow_writer import get_arrow_writer_batch_size_from_features
+
+    chunk = get_arrow_writer_batch_size_from_features(features) or datasets.config.DEFAULT_MAX_BATCH_SIZE
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as stream:
+        stream.write_table(table, max_chunksize=chunk)
+    return pa.ipc.open_stream(sink.getvalue()).read_all().nbytes
 
 
 def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict] = None) -> list:
     """``all_unified`` and ``all_instruct``: every corpus's rows per split, each corpus capped
-    (rows of the records with the smallest id hashes), concatenated and shuffled with ``seed``."""
+    (rows of the records with the smallest id hashes), concatenated and shuffled with ``seed``.
+    Read from the corpora's Parquet files, batch by batch (see :func:`write_shuffled`)."""
     caps = DEFAULT_MIXTURE_CAPS if caps is None else caps
     mixtures = []
-    with tempfile.TemporaryDirectory(prefix="chinchilla-mixture-") as cache:
+    with tempfile.TemporaryDirectory(prefix="chinchilla-mixture-") as scratch:
         for view, features in (("unified", UNIFIED_FEATURES), ("instruct", INSTRUCT_FEATURES)):
             parts: dict = {}
             for result in results:
@@ -446,19 +540,15 @@ def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict
                     if config.view != view:
                         continue
                     for split, entry in config.splits.items():
-                        ds = datasets.Dataset.from_parquet(str(out / entry["path"]), cache_dir=cache, features=features)
+                        part = MixturePart(paths=[out / path for path in split_paths(entry)], rows=entry["num_examples"])
                         cap = caps.get(split)
-                        if cap is not None and len(ds) > cap:
-                            # One Arrow column to a list: indexing ds["id"] (a lazy Column) row by row
-                            # re-selects the column from the table at every access.
-                            keys = ds.data.column("record_id" if view == "instruct" else "id").to_pylist()
-                            order = sorted(range(len(ds)), key=lambda i: (_hash_key(seed, keys[i]), i))
-                            ds = ds.select(sorted(order[:cap]))
-                        parts.setdefault(split, []).append(ds)
-            if not parts:
-                continue
-            mixed = datasets.DatasetDict({split: shuffled_concatenation(dss, seed, features, cache, f"{view}-{split}") for split, dss in parts.items()})
-            config = _write_config(mixed, out, MIXTURE, view, features)
+                        if cap is not None and part.rows > cap:
+                            part.selected = capped_rows(part.paths, "record_id" if view == "instruct" else "id", seed, cap)
+                        parts.setdefault(split, []).append(part)
+            config = ConfigOutput(name=f"{MIXTURE}_{view}", corpus=MIXTURE, view=view, features=features)
+            for split in sorted(parts, key=_split_order):
+                if sum(part.size for part in parts[split]):
+                    config.splits[split] = write_shuffled(parts[split], seed, features, out, config.name, split, scratch)
             if config.splits:
                 mixtures.append(config)
     return mixtures
