@@ -13,7 +13,6 @@ Rows are flagged, never dropped silently:
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -34,9 +33,13 @@ def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=12).digest()
 
 
-def _texts(path: Path):
-    for batch in pq.ParquetFile(path).iter_batches(columns=["text"], batch_size=4096):
-        yield from batch.column(0).to_pylist()
+def _texts(out: Path, entry: dict):
+    """The ``text`` column of a split, over its Parquet files in row order."""
+    from .export import split_paths
+
+    for path in split_paths(entry):
+        for batch in pq.ParquetFile(out / path).iter_batches(columns=["text"], batch_size=4096):
+            yield from batch.column(0).to_pylist()
 
 
 def find_flags(out: Path, unified: list, near: bool = False) -> dict:
@@ -44,13 +47,13 @@ def find_flags(out: Path, unified: list, near: bool = False) -> dict:
     places = defaultdict(set)  # digest -> {(corpus, split)}
     for config in unified:
         for split, entry in config.splits.items():
-            for text in _texts(out / entry["path"]):
+            for text in _texts(out, entry):
                 places[_digest(text)].add((config.corpus, split))
     flags: dict = defaultdict(dict)
     for config in unified:
         for split, entry in config.splits.items():
             seen = set()
-            for i, text in enumerate(_texts(out / entry["path"])):
+            for i, text in enumerate(_texts(out, entry)):
                 digest = _digest(text)
                 row = []
                 if digest in seen:
@@ -76,7 +79,7 @@ def _near_duplicates(out: Path, unified: list):
     keys, hashes, digests = [], [], {}
     for config in unified:
         for split, entry in config.splits.items():
-            texts = list(_texts(out / entry["path"]))
+            texts = list(_texts(out, entry))
             shingles = [{t[j : j + SHINGLE].encode() for j in range(max(1, len(t) - SHINGLE + 1))} for t in texts]
             for i, m in enumerate(MinHash.bulk(shingles, num_perm=NUM_PERM)):
                 key = f"{config.name}\t{split}\t{i}"
@@ -93,25 +96,27 @@ def _near_duplicates(out: Path, unified: list):
 
 
 def rewrite(out: Path, entry: dict, config_name: str, split: str, transform) -> dict:
-    """Stream a Parquet file through ``transform(batch) -> batch`` into a new fingerprinted file."""
-    from .export import sha256_file
+    """Stream a split's Parquet files through ``transform(offset, batch) -> batch`` (``offset``: the
+    split's row index of the batch's first row) into new fingerprinted files, sharded as
+    ``write_split`` shards; the old files are removed."""
+    from .export import ParquetSplitWriter, split_paths
 
-    source = out / entry["path"]
-    parquet = pq.ParquetFile(source)
-    tmp = source.with_name(f".{split}.rewrite.tmp")
-    rows, nbytes = 0, 0
-    with pq.ParquetWriter(tmp, parquet.schema_arrow) as writer:
-        for index, batch in enumerate(parquet.iter_batches(batch_size=4096)):
-            batch = transform(index * 4096, batch)
-            if batch.num_rows:
-                writer.write_batch(batch)
-            rows += batch.num_rows
+    sources = [out / path for path in split_paths(entry)]
+    schema = pq.ParquetFile(sources[0]).schema_arrow
+    writer = ParquetSplitWriter(out, config_name, split, schema=schema, options={}, row_group_rows=None)
+    offset, nbytes = 0, 0
+    for source in sources:
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=4096):
+            rows = batch.num_rows
+            batch = transform(offset, batch)
+            offset += rows
+            writer.write(batch)
             nbytes += batch.nbytes
-    final = source.with_name(f"{split}-{sha256_file(str(tmp))[:16]}.parquet")
-    os.replace(tmp, final)
-    if final != source:
-        source.unlink()
-    return {"path": f"{config_name}/{final.name}", "num_examples": rows, "num_bytes": nbytes}
+    written = writer.close()
+    for source in sources:
+        if f"{config_name}/{source.name}" not in written["paths"]:
+            source.unlink()
+    return {**written, "num_bytes": nbytes}
 
 
 def apply_flags(out: Path, results: list, near: bool = False, drop_leaks: bool = False) -> None:
@@ -172,5 +177,6 @@ def _set_split(out: Path, config, split: str, entry: dict) -> None:
     if entry["num_examples"]:
         config.splits[split] = entry
     else:
-        (out / entry["path"]).unlink()
+        for path in entry["paths"]:
+            (out / path).unlink()
         config.splits.pop(split, None)

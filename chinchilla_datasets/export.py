@@ -1,6 +1,7 @@
 """Building the collection: every corpus, three views, into one multi-config dataset folder.
 
-OUT gets one folder per config holding one Parquet file per split, a ``README.md`` whose YAML
+OUT gets one folder per config holding the Parquet files of each split (one, or several of at most
+``SHARD_ROWS`` rows for a large split, so that nodes can read disjoint files), a ``README.md`` whose YAML
 lists every config with its data files and ``dataset_info`` (the layout ``push_to_hub`` writes,
 so stock ``load_dataset`` reads it), and ``build_report.json``. File names carry a fingerprint
 of their content: ``datasets`` keys its cache of a local folder on the card, so a rebuild with
@@ -36,6 +37,9 @@ from .schema import INSTRUCT_FEATURES, TASK_COLUMN, UNIFIED_FEATURES
 
 REPORT_FILE = "build_report.json"
 ROW_GROUP_ROWS = 10_000
+# A split of more rows is written as several Parquet files (shards), so that readers on several
+# nodes (datasets.distributed.split_dataset_by_node) read disjoint files. A multiple of ROW_GROUP_ROWS.
+SHARD_ROWS = 100_000
 # The mixture shuffle spreads rows over at most this many temporary bucket files (open at once).
 MAX_BUCKETS = 256
 # The mixture configs (all_unified, all_instruct) take at most this many rows of each corpus per
@@ -57,7 +61,7 @@ class ConfigOutput:
     corpus: str
     view: str
     features: datasets.Features
-    splits: dict = field(default_factory=dict)  # split -> {"path", "num_examples", "num_bytes"}
+    splits: dict = field(default_factory=dict)  # split -> {"paths", "num_examples", "num_bytes"}
 
 
 @dataclass
@@ -78,7 +82,8 @@ def sha256_file(path: str) -> str:
 
 
 def write_split(ds: datasets.Dataset, out: Path, config: str, split: str) -> dict:
-    """Write one split as Parquet named by its content hash; return its card entry.
+    """Write one split as Parquet files named by their content hashes (several past ``SHARD_ROWS``
+    rows); return its card entry ``{"paths", "num_examples", "num_bytes"}``.
 
     The rows are read from the dataset's Arrow cache files through ordinary file reads, one
     record batch at a time, not from its memory-mapped table: every page of a mapping that is
@@ -136,33 +141,40 @@ def _cache_file_paths(ds: datasets.Dataset) -> Optional[list]:
 
 
 class ParquetSplitWriter:
-    """Writes the rows of one split, given in order as Arrow record batches or tables, as
-    ``<config>/<split>-<fingerprint>.parquet`` with row groups of ``ROW_GROUP_ROWS`` (readers hold
+    """Writes the rows of one split, given in order as Arrow record batches or tables, as Parquet
+    files of at most ``SHARD_ROWS`` rows each, with row groups of ``ROW_GROUP_ROWS`` (readers hold
     one row group at a time) and the writer options of ``Dataset.to_parquet``. Memory stays at
-    one row group."""
+    one row group.
 
-    def __init__(self, out: Path, config: str, split: str, features: datasets.Features):
+    A split of one file is ``<config>/<split>-<fingerprint>.parquet``; a larger one is
+    ``<config>/<split>-00000-of-00003-<fingerprint>.parquet``, ... (names sort in row order; each
+    file fingerprinted by its own content). ``schema``, ``options`` and ``row_group_rows=None``
+    (each ``write`` is one row group, cut only at a file boundary) serve rewriting a split with a
+    plain ``pq.ParquetWriter``."""
+
+    def __init__(self, out: Path, config: str, split: str, features: Optional[datasets.Features] = None, *, schema: Optional[pa.Schema] = None, options: Optional[dict] = None, row_group_rows="default"):
         from datasets.arrow_writer import get_parquet_column_options
 
         self.folder, self.config, self.split = Path(out) / config, config, split
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.schema = features.arrow_schema
-        self.row_group_rows = ROW_GROUP_ROWS
-        self.cdc = datasets.config.DEFAULT_CDC_OPTIONS
-        self.tmp = self.folder / f".{split}.parquet.tmp"
-        self.writer = pq.ParquetWriter(
-            str(self.tmp),
-            schema=self.schema,
-            use_content_defined_chunking=self.cdc,
-            write_page_index=True,
-            **get_parquet_column_options(features, self.schema),
-        )
+        self.schema = features.arrow_schema if schema is None else schema
+        if options is None:
+            self.cdc = datasets.config.DEFAULT_CDC_OPTIONS
+            options = {"use_content_defined_chunking": self.cdc, "write_page_index": True, **get_parquet_column_options(features, self.schema)}
+        else:
+            self.cdc = options.get("use_content_defined_chunking")
+        self.options = options
+        self.row_group_rows = ROW_GROUP_ROWS if row_group_rows == "default" else row_group_rows
+        self.shard_rows = SHARD_ROWS
+        self.files: list = []  # temporary files written, in order
+        self.writer = None
+        self.file_rows = 0
         self.pending: list = []
         self.pending_rows = 0
         self.rows = 0
 
     def write(self, data) -> None:
-        """Append ``data`` (a record batch or table whose columns are the features')."""
+        """Append ``data`` (a record batch or table whose columns are the schema's)."""
         table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
         if not table.schema.equals(self.schema, check_metadata=False):
             from datasets.table import table_cast
@@ -172,32 +184,65 @@ class ParquetSplitWriter:
             return
         self.pending.append(table)
         self.pending_rows += table.num_rows
+        if self.row_group_rows is None:
+            self._flush(self.pending_rows)
+            return
         while self.pending_rows >= self.row_group_rows:
             self._flush(self.row_group_rows)
 
     def _flush(self, rows: int) -> None:
-        table = pa.concat_tables(self.pending)
-        group, rest = table.slice(0, rows), table.slice(rows)
-        self.writer.write_table(group)
-        self.rows += group.num_rows
+        """Write the first ``rows`` pending rows, as row groups cut at file boundaries."""
+        table = pa.concat_tables(self.pending) if len(self.pending) > 1 else self.pending[0]
+        done = 0
+        while done < rows:
+            if self.writer is None or self.file_rows >= self.shard_rows:
+                self._open()
+            group = table.slice(done, min(rows - done, self.shard_rows - self.file_rows))
+            self.writer.write_table(group)
+            self.file_rows += group.num_rows
+            done += group.num_rows
+        self.rows += rows
+        rest = table.slice(rows)
         self.pending = [rest] if rest.num_rows else []
         self.pending_rows = rest.num_rows
 
+    def _open(self) -> None:
+        self._close_file()
+        tmp = self.folder / f".{self.split}-{len(self.files):05d}.parquet.tmp"
+        self.files.append(tmp)
+        self.writer = pq.ParquetWriter(str(tmp), schema=self.schema, **self.options)
+        self.file_rows = 0
+
+    def _close_file(self) -> None:
+        if self.writer is not None:
+            if self.cdc:
+                self.writer.add_key_value_metadata({"content_defined_chunking": json.dumps(self.cdc)})
+            self.writer.close()
+            self.writer = None
+
     def close(self) -> dict:
-        """Finish the file, name it by its content; return ``{"path", "num_examples"}``."""
+        """Finish the files and name them by their content; return ``{"paths", "num_examples"}``
+        (paths relative to the built folder, in row order). A split with no row is one empty file."""
         if self.pending_rows:
             self._flush(self.pending_rows)
-        self.writer.add_key_value_metadata({"content_defined_chunking": json.dumps(self.cdc)})
-        self.writer.close()
-        fingerprint = sha256_file(str(self.tmp))[:16]
-        final = self.folder / f"{self.split}-{fingerprint}.parquet"
-        os.replace(self.tmp, final)
-        return {"path": f"{self.config}/{final.name}", "num_examples": self.rows}
+        if not self.files:
+            self._open()
+        self._close_file()
+        paths = []
+        for i, tmp in enumerate(self.files):
+            fingerprint = sha256_file(str(tmp))[:16]
+            shard = "" if len(self.files) == 1 else f"-{i:05d}-of-{len(self.files):05d}"
+            final = self.folder / f"{self.split}{shard}-{fingerprint}.parquet"
+            os.replace(tmp, final)
+            paths.append(f"{self.config}/{final.name}")
+        return {"paths": paths, "num_examples": self.rows}
 
 
 def split_paths(entry: dict) -> list:
-    """The Parquet files of a split entry (paths relative to the built folder), in row order."""
-    return list(entry["paths"]) if "paths" in entry else [entry["path"]]
+    """The Parquet files of a split entry (paths relative to the built folder), in row order.
+    Entries hold ``paths``; a card's ``data_files`` entry holds ``path``, a string or a list."""
+    paths = entry["paths"] if "paths" in entry else entry["path"]
+    return [paths] if isinstance(paths, str) else list(paths)
 
 
 def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
@@ -558,16 +603,17 @@ def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict
 
 
 def config_files(out: str) -> dict:
-    """``{config: {split: Path}}`` as listed in a built folder's card."""
+    """``{config: {split: [Path, ...]}}`` as listed in a built folder's card: each split's Parquet
+    files in row order."""
     from huggingface_hub import DatasetCard
 
     root = Path(out)
     card = DatasetCard.load(root / "README.md")
-    return {c["config_name"]: {f["split"]: root / f["path"] for f in c["data_files"]} for c in card.data["configs"]}
+    return {c["config_name"]: {f["split"]: [root / p for p in split_paths(f)] for f in c["data_files"]} for c in card.data["configs"]}
 
 
 def iter_split(out: str, config: str, split: str, batch_size: int = 1000):
-    """Rows (dicts) of one config split of a built folder, read batch by batch from its Parquet file."""
+    """Rows (dicts) of one config split of a built folder, read batch by batch from its Parquet files."""
     import pyarrow.parquet as pq
 
     files = config_files(out)
@@ -575,5 +621,6 @@ def iter_split(out: str, config: str, split: str, batch_size: int = 1000):
         raise KeyError(f"config {config!r} is not in {out}; built: {', '.join(sorted(files))}")
     if split not in files[config]:
         raise KeyError(f"split {split!r} is not in {config}; has: {', '.join(files[config])}")
-    for batch in pq.ParquetFile(files[config][split]).iter_batches(batch_size=batch_size):
-        yield from batch.to_pylist()
+    for path in files[config][split]:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+            yield from batch.to_pylist()
