@@ -16,6 +16,7 @@ import hashlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -33,39 +34,60 @@ def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=12).digest()
 
 
-def _texts(out: Path, entry: dict):
-    """The ``text`` column of a split, over its Parquet files in row order."""
+def _text_batches(out: Path, entry: dict):
+    """The ``text`` column of a split, a list per batch, over its Parquet files in row order."""
     from .export import split_paths
 
     for path in split_paths(entry):
         for batch in pq.ParquetFile(out / path).iter_batches(columns=["text"], batch_size=4096):
-            yield from batch.column(0).to_pylist()
+            yield batch.column(0).to_pylist()
+
+
+def _texts(out: Path, entry: dict):
+    for texts in _text_batches(out, entry):
+        yield from texts
 
 
 def find_flags(out: Path, unified: list, near: bool = False) -> dict:
-    """``{(config name, split): {row index: [flags]}}`` for the unified configs in ``unified``."""
-    places = defaultdict(set)  # digest -> {(corpus, split)}
+    """``{(config name, split): {row index: [flags]}}`` for the unified configs in ``unified``.
+
+    Every row's text is reduced to a 12-byte digest held in NumPy arrays (about 40 bytes a row
+    with the sort's temporaries, where a dict of sets of places cost ~400): duplicates, leaks and
+    cross-corpus texts are then found by sorting, not by Python objects per row."""
+    corpora: dict = {}
+    digests, corpus_rows, evaluation_rows, spans = [], [], [], []
     for config in unified:
+        corpus = corpora.setdefault(config.corpus, len(corpora))
         for split, entry in config.splits.items():
-            for text in _texts(out, entry):
-                places[_digest(text)].add((config.corpus, split))
+            buffer = bytearray()
+            for texts in _text_batches(out, entry):
+                buffer += b"".join(map(_digest, texts))
+            split_digests = np.frombuffer(bytes(buffer), dtype="S12")
+            digests.append(split_digests)
+            corpus_rows.append(np.full(len(split_digests), corpus, dtype=np.int32))
+            evaluation_rows.append(np.full(len(split_digests), split in EVAL_SPLITS))
+            spans.append((config.name, split, len(split_digests)))
     flags: dict = defaultdict(dict)
-    for config in unified:
-        for split, entry in config.splits.items():
-            seen = set()
-            for i, text in enumerate(_texts(out, entry)):
-                digest = _digest(text)
-                row = []
-                if digest in seen:
-                    row.append(DUPLICATE)
-                seen.add(digest)
-                where = places[digest]
-                if split == "train" and any(s in EVAL_SPLITS for _, s in where):
-                    row.append(LEAK)
-                if len({c for c, _ in where}) > 1:
-                    row.append(CROSS_CORPUS)
-                if row:
-                    flags[(config.name, split)][i] = row
+    if digests:
+        _, texts = np.unique(np.concatenate(digests), return_inverse=True)  # row -> its text's index
+        texts = texts.reshape(-1)
+        del digests
+        count = int(texts.max()) + 1 if len(texts) else 0
+        in_evaluation = np.zeros(count, dtype=bool)
+        in_evaluation[texts[np.concatenate(evaluation_rows)]] = True
+        pairs = np.unique(texts.astype(np.int64) * len(corpora) + np.concatenate(corpus_rows))  # (text, corpus) pairs
+        corpora_per_text = np.bincount(pairs // len(corpora), minlength=count)
+        del pairs
+        start = 0
+        for name, split, rows in spans:
+            ids = texts[start : start + rows]
+            start += rows
+            duplicate = np.ones(rows, dtype=bool)
+            duplicate[np.unique(ids, return_index=True)[1]] = False  # the first row of a text is not a duplicate
+            leak = in_evaluation[ids] if split == "train" else np.zeros(rows, dtype=bool)
+            cross = corpora_per_text[ids] > 1
+            for i in np.flatnonzero(duplicate | leak | cross).tolist():
+                flags[(name, split)][i] = [flag for flag, on in ((DUPLICATE, duplicate[i]), (LEAK, leak[i]), (CROSS_CORPUS, cross[i])) if on]
     if near:
         for key, i in _near_duplicates(out, unified):
             flags[key].setdefault(i, []).append(NEAR_DUPLICATE)

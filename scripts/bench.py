@@ -540,8 +540,8 @@ class MemorySampler(threading.Thread):
 
 def instrument_collection(sampler: MemorySampler) -> Callable[[], None]:
     """Name phases inside ``build_collection`` (each corpus's views written, its instruct rendering, the
-    mixtures, the card) by wrapping the export functions it calls; returns the undo."""
-    from chinchilla_datasets import card, export
+    duplicate flags, the mixtures, the card) by wrapping the functions it calls; returns the undo."""
+    from chinchilla_datasets import card, dedup, export
 
     originals = []
 
@@ -560,6 +560,7 @@ def instrument_collection(sampler: MemorySampler) -> Callable[[], None]:
     wrap(export, "build_corpus", lambda name, *a, **k: f"collection:{name}:build")
     wrap(export, "_write_config", lambda dd, out, corpus, view, *a, **k: f"collection:{corpus}:write_{view}")
     wrap(export, "render_instruct", lambda *a, desc="", **k: f"collection:{desc.rsplit('_instruct', 1)[0]}:render_instruct")
+    wrap(dedup, "apply_flags", lambda *a, **k: "collection:flags")
     wrap(export, "build_mixtures", lambda *a, **k: "collection:mixtures")
     wrap(card, "write_card", lambda *a, **k: "collection:card")
 
