@@ -477,6 +477,9 @@ class MixturePart:
         return self.rows if self.selected is None else len(self.selected)
 
 
+POSITION = "__chinchilla_position__"  # the output row of a row in a bucket file
+
+
 def write_shuffled(parts: list, seed: int, features, out: Path, config: str, split: str, scratch: str) -> dict:
     """Write ``concatenate_datasets(parts).shuffle(seed=seed).flatten_indices()`` (each part reduced
     to its selected rows) as a Parquet split: the same rows in the same order, read from the parts'
@@ -553,9 +556,6 @@ def write_shuffled(parts: list, seed: int, features, out: Path, config: str, spl
         for writer in writers.values():
             writer.close()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-POSITION = "__chinchilla_position__"
 
 
 def _cached_nbytes(table: pa.Table, features) -> int:

@@ -14,9 +14,10 @@ official split sizes times ``--scale``. Then, each in a fresh cache:
 
 Results and what they mean: docs/performance.md.
 
-Peak memory is the peak RSS of this process and of its children (``getrusage``), plus the peak
-anonymous RSS sampled from ``/proc/self/status`` (file-backed pages of memory-mapped Arrow files
-count in RSS but are page cache, reclaimable).
+Peak memory is the peak RSS of this process and of its children (``getrusage``), plus RSS,
+``RssAnon`` and ``RssFile`` sampled from ``/proc/self/status`` per phase (``memory_by_phase``):
+resident pages of memory-mapped Arrow files count in RSS (as ``RssFile``) for as long as the
+mapping lives, so a step that reads a whole mapped file shows there.
 
     python3 scripts/bench.py --json                      # scale 1, every corpus
     python3 scripts/bench.py --scale 0.1 --corpus duie   # one corpus, a tenth of its size
