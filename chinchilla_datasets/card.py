@@ -31,7 +31,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import __version__
 from .corpus import Corpus
-from .export import REPORT_FILE, ConfigOutput, CorpusOutput
+from .export import REPORT_FILE, ConfigOutput, CorpusOutput, split_paths
 from .instruct import load_templates
 from .registry import get_builder
 from .schema import TASK_COLUMN, VIEWS
@@ -143,7 +143,7 @@ def read_build(out: Path) -> Build:
             for entry in configs[config_name]["data_files"]:
                 split = entry["split"]
                 config.splits[split] = {
-                    "path": entry["path"],
+                    "paths": split_paths(entry),
                     "num_examples": info.splits[split].num_examples,
                     "num_bytes": info.splits[split].num_bytes,
                 }
@@ -167,10 +167,10 @@ def card_data(out: Path, results: list, skipped: dict, excluded: tuple = (), ver
             infos[config.name] = datasets.DatasetInfo(
                 features=config.features,
                 splits=splits,
-                download_size=sum((out / entry["path"]).stat().st_size for entry in config.splits.values()),
+                download_size=sum((out / path).stat().st_size for entry in config.splits.values() for path in split_paths(entry)),
                 dataset_size=sum(entry["num_bytes"] for entry in config.splits.values()),
             )
-            configs[config.name] = {"data_files": [{"split": s, "path": e["path"]} for s, e in config.splits.items()]}
+            configs[config.name] = {"data_files": [{"split": s, "path": _data_files_path(e)} for s, e in config.splits.items()]}
     corpora = [c for c in map(corpus_of, results) if c is not None]
     derived = [c.name for r in results if corpus_of(r) is None for c in r.configs]
     tasks = {c.task for c in corpora}
@@ -201,6 +201,12 @@ def card_data(out: Path, results: list, skipped: dict, excluded: tuple = (), ver
     return data
 
 
+def _data_files_path(entry: dict):
+    """A split's ``data_files`` path: its file, or the list of its files in row order."""
+    paths = split_paths(entry)
+    return paths[0] if len(paths) == 1 else paths
+
+
 def size_category(rows: int) -> str:
     for bound, name in SIZE_CATEGORIES:
         if rows < bound:
@@ -219,13 +225,13 @@ def config_stats(out: Path, config: ConfigOutput, batch_size: int = 10_000) -> C
     unlabelled = builder.corpus.unlabelled_splits if builder else frozenset()
     stats = ConfigStats(splits={}, types=Counter(), templates=Counter(), example=None)
     for split, entry in config.splits.items():
-        parquet = pq.ParquetFile(out / entry["path"])
-        rows = parquet.metadata.num_rows
+        files = [pq.ParquetFile(out / path) for path in split_paths(entry)]
+        rows = sum(parquet.metadata.num_rows for parquet in files)
         if rows != entry["num_examples"]:
-            raise ValueError(f"{entry['path']}: {rows} rows but the card says {entry['num_examples']}")
+            raise ValueError(f"{', '.join(split_paths(entry))}: {rows} rows but the card says {entry['num_examples']}")
         labelled = split not in unlabelled
         lengths, empty = _LengthStats(), 0
-        for batch in parquet.iter_batches(batch_size=batch_size):
+        for batch in (batch for parquet in files for batch in parquet.iter_batches(batch_size=batch_size)):
             table = pa.Table.from_batches([batch])
             if config.view == "unified":
                 text, batch_empty = table.column("text"), _unified_unannotated(table)
@@ -249,7 +255,7 @@ def config_stats(out: Path, config: ConfigOutput, batch_size: int = 10_000) -> C
             if stats.example is None and table.num_rows:
                 stats.example = truncate(table.slice(0, 1).to_pylist()[0])
         if rows == 0 and config.view == "raw" and labelled:
-            empty = _raw_unannotated(parquet.schema_arrow.empty_table(), builder.label_keys if builder else frozenset())
+            empty = _raw_unannotated(files[0].schema_arrow.empty_table(), builder.label_keys if builder else frozenset())
         stats.splits[split] = SplitStats(rows, lengths.result(), empty)
     return stats
 

@@ -13,10 +13,10 @@ Rows are flagged, never dropped silently:
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -34,35 +34,60 @@ def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=12).digest()
 
 
-def _texts(path: Path):
-    for batch in pq.ParquetFile(path).iter_batches(columns=["text"], batch_size=4096):
-        yield from batch.column(0).to_pylist()
+def _text_batches(out: Path, entry: dict):
+    """The ``text`` column of a split, a list per batch, over its Parquet files in row order."""
+    from .export import split_paths
+
+    for path in split_paths(entry):
+        for batch in pq.ParquetFile(out / path).iter_batches(columns=["text"], batch_size=4096):
+            yield batch.column(0).to_pylist()
+
+
+def _texts(out: Path, entry: dict):
+    for texts in _text_batches(out, entry):
+        yield from texts
 
 
 def find_flags(out: Path, unified: list, near: bool = False) -> dict:
-    """``{(config name, split): {row index: [flags]}}`` for the unified configs in ``unified``."""
-    places = defaultdict(set)  # digest -> {(corpus, split)}
+    """``{(config name, split): {row index: [flags]}}`` for the unified configs in ``unified``.
+
+    Every row's text is reduced to a 12-byte digest held in NumPy arrays (about 40 bytes a row
+    with the sort's temporaries, where a dict of sets of places cost ~400): duplicates, leaks and
+    cross-corpus texts are then found by sorting, not by Python objects per row."""
+    corpora: dict = {}
+    digests, corpus_rows, evaluation_rows, spans = [], [], [], []
     for config in unified:
+        corpus = corpora.setdefault(config.corpus, len(corpora))
         for split, entry in config.splits.items():
-            for text in _texts(out / entry["path"]):
-                places[_digest(text)].add((config.corpus, split))
+            buffer = bytearray()
+            for texts in _text_batches(out, entry):
+                buffer += b"".join(map(_digest, texts))
+            split_digests = np.frombuffer(bytes(buffer), dtype="S12")
+            digests.append(split_digests)
+            corpus_rows.append(np.full(len(split_digests), corpus, dtype=np.int32))
+            evaluation_rows.append(np.full(len(split_digests), split in EVAL_SPLITS))
+            spans.append((config.name, split, len(split_digests)))
     flags: dict = defaultdict(dict)
-    for config in unified:
-        for split, entry in config.splits.items():
-            seen = set()
-            for i, text in enumerate(_texts(out / entry["path"])):
-                digest = _digest(text)
-                row = []
-                if digest in seen:
-                    row.append(DUPLICATE)
-                seen.add(digest)
-                where = places[digest]
-                if split == "train" and any(s in EVAL_SPLITS for _, s in where):
-                    row.append(LEAK)
-                if len({c for c, _ in where}) > 1:
-                    row.append(CROSS_CORPUS)
-                if row:
-                    flags[(config.name, split)][i] = row
+    if digests:
+        _, texts = np.unique(np.concatenate(digests), return_inverse=True)  # row -> its text's index
+        texts = texts.reshape(-1)
+        del digests
+        count = int(texts.max()) + 1 if len(texts) else 0
+        in_evaluation = np.zeros(count, dtype=bool)
+        in_evaluation[texts[np.concatenate(evaluation_rows)]] = True
+        pairs = np.unique(texts.astype(np.int64) * len(corpora) + np.concatenate(corpus_rows))  # (text, corpus) pairs
+        corpora_per_text = np.bincount(pairs // len(corpora), minlength=count)
+        del pairs
+        start = 0
+        for name, split, rows in spans:
+            ids = texts[start : start + rows]
+            start += rows
+            duplicate = np.ones(rows, dtype=bool)
+            duplicate[np.unique(ids, return_index=True)[1]] = False  # the first row of a text is not a duplicate
+            leak = in_evaluation[ids] if split == "train" else np.zeros(rows, dtype=bool)
+            cross = corpora_per_text[ids] > 1
+            for i in np.flatnonzero(duplicate | leak | cross).tolist():
+                flags[(name, split)][i] = [flag for flag, on in ((DUPLICATE, duplicate[i]), (LEAK, leak[i]), (CROSS_CORPUS, cross[i])) if on]
     if near:
         for key, i in _near_duplicates(out, unified):
             flags[key].setdefault(i, []).append(NEAR_DUPLICATE)
@@ -76,7 +101,7 @@ def _near_duplicates(out: Path, unified: list):
     keys, hashes, digests = [], [], {}
     for config in unified:
         for split, entry in config.splits.items():
-            texts = list(_texts(out / entry["path"]))
+            texts = list(_texts(out, entry))
             shingles = [{t[j : j + SHINGLE].encode() for j in range(max(1, len(t) - SHINGLE + 1))} for t in texts]
             for i, m in enumerate(MinHash.bulk(shingles, num_perm=NUM_PERM)):
                 key = f"{config.name}\t{split}\t{i}"
@@ -93,25 +118,27 @@ def _near_duplicates(out: Path, unified: list):
 
 
 def rewrite(out: Path, entry: dict, config_name: str, split: str, transform) -> dict:
-    """Stream a Parquet file through ``transform(batch) -> batch`` into a new fingerprinted file."""
-    from .export import sha256_file
+    """Stream a split's Parquet files through ``transform(offset, batch) -> batch`` (``offset``: the
+    split's row index of the batch's first row) into new fingerprinted files, sharded as
+    ``write_split`` shards; the old files are removed."""
+    from .export import ParquetSplitWriter, split_paths
 
-    source = out / entry["path"]
-    parquet = pq.ParquetFile(source)
-    tmp = source.with_name(f".{split}.rewrite.tmp")
-    rows, nbytes = 0, 0
-    with pq.ParquetWriter(tmp, parquet.schema_arrow) as writer:
-        for index, batch in enumerate(parquet.iter_batches(batch_size=4096)):
-            batch = transform(index * 4096, batch)
-            if batch.num_rows:
-                writer.write_batch(batch)
-            rows += batch.num_rows
+    sources = [out / path for path in split_paths(entry)]
+    schema = pq.ParquetFile(sources[0]).schema_arrow
+    writer = ParquetSplitWriter(out, config_name, split, schema=schema, options={}, row_group_rows=None)
+    offset, nbytes = 0, 0
+    for source in sources:
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=4096):
+            rows = batch.num_rows
+            batch = transform(offset, batch)
+            offset += rows
+            writer.write(batch)
             nbytes += batch.nbytes
-    final = source.with_name(f"{split}-{sha256_file(str(tmp))[:16]}.parquet")
-    os.replace(tmp, final)
-    if final != source:
-        source.unlink()
-    return {"path": f"{config_name}/{final.name}", "num_examples": rows, "num_bytes": nbytes}
+    written = writer.close()
+    for source in sources:
+        if f"{config_name}/{source.name}" not in written["paths"]:
+            source.unlink()
+    return {**written, "num_bytes": nbytes}
 
 
 def apply_flags(out: Path, results: list, near: bool = False, drop_leaks: bool = False) -> None:
@@ -172,5 +199,6 @@ def _set_split(out: Path, config, split: str, entry: dict) -> None:
     if entry["num_examples"]:
         config.splits[split] = entry
     else:
-        (out / entry["path"]).unlink()
+        for path in entry["paths"]:
+            (out / path).unlink()
         config.splits.pop(split, None)

@@ -1,6 +1,7 @@
 """Building the collection: every corpus, three views, into one multi-config dataset folder.
 
-OUT gets one folder per config holding one Parquet file per split, a ``README.md`` whose YAML
+OUT gets one folder per config holding the Parquet files of each split (one, or several of at most
+``SHARD_ROWS`` rows for a large split, so that nodes can read disjoint files), a ``README.md`` whose YAML
 lists every config with its data files and ``dataset_info`` (the layout ``push_to_hub`` writes,
 so stock ``load_dataset`` reads it), and ``build_report.json``. File names carry a fingerprint
 of their content: ``datasets`` keys its cache of a local folder on the card, so a rebuild with
@@ -12,6 +13,8 @@ OUT is written to a sibling temporary folder and moved into place only when comp
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import multiprocessing
 import os
@@ -26,7 +29,7 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasets.arrow_writer import ArrowWriter
+import pyarrow.parquet as pq
 
 from . import base
 from .instruct import TRAIN_SPLIT, InstructOptions, InstructRenderer, table_stats
@@ -36,6 +39,11 @@ from .schema import INSTRUCT_FEATURES, TASK_COLUMN, UNIFIED_FEATURES
 REPORT_FILE = "build_report.json"
 ROW_GROUP_ROWS = 10_000
 RENDER_BATCH = 2_000  # unified records per Dataset.map call of the instruct view
+# A split of more rows is written as several Parquet files (shards), so that readers on several
+# nodes (datasets.distributed.split_dataset_by_node) read disjoint files. A multiple of ROW_GROUP_ROWS.
+SHARD_ROWS = 100_000
+# The mixture shuffle spreads rows over at most this many temporary bucket files (open at once).
+MAX_BUCKETS = 256
 # The mixture configs (all_unified, all_instruct) take at most this many rows of each corpus per
 # split (None: no cap), chosen by a hash of the record id, so no corpus drowns the others.
 DEFAULT_MIXTURE_CAPS = {"train": 50_000, "validation": 5_000, "test": 5_000}
@@ -55,7 +63,7 @@ class ConfigOutput:
     corpus: str
     view: str
     features: datasets.Features
-    splits: dict = field(default_factory=dict)  # split -> {"path", "num_examples", "num_bytes"}
+    splits: dict = field(default_factory=dict)  # split -> {"paths", "num_examples", "num_bytes"}
 
 
 @dataclass
@@ -76,27 +84,171 @@ def sha256_file(path: str) -> str:
 
 
 def write_split(ds: datasets.Dataset, out: Path, config: str, split: str) -> dict:
-    """Write one split as Parquet named by its content hash; return its card entry."""
-    folder = out / config
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{split}.parquet.tmp"
-    # Row groups of ROW_GROUP_ROWS: readers (the card's statistics, the mixtures, streaming, Spark)
-    # hold one row group in memory at a time; datasets' default made them ~100k rows (hundreds of MB).
-    ds.to_parquet(str(tmp), batch_size=ROW_GROUP_ROWS)
-    fingerprint = sha256_file(str(tmp))[:16]
-    final = folder / f"{split}-{fingerprint}.parquet"
-    os.replace(tmp, final)
-    # num_bytes: the uncompressed size of the Parquet data, fixed by the file's bytes (Arrow's nbytes
-    # of the dataset varies with how its table happens to be chunked, e.g. by num_proc).
-    num_bytes = sum(group.total_byte_size for group in _row_groups(final))
-    return {"path": f"{config}/{final.name}", "num_examples": len(ds), "num_bytes": num_bytes}
+    """Write one split as Parquet files named by their content hashes (several past ``SHARD_ROWS``
+    rows); return its card entry ``{"paths", "num_examples", "num_bytes"}``.
+
+    The rows are read from the dataset's Arrow cache files through ordinary file reads, one
+    record batch at a time, not from its memory-mapped table: every page of a mapping that is
+    read stays in the process's resident memory as long as the mapping lives, so writing a
+    DuIE instruct split (~1 GB at twice the official size) from the mapping made the peak RSS
+    grow with the input."""
+    writer = ParquetSplitWriter(out, config, split, ds.features)
+    for batch in arrow_batches(ds):
+        writer.write(batch)
+    entry = writer.close()
+    if entry["num_examples"] != len(ds):
+        raise AssertionError(f"{config}/{split}: wrote {entry['num_examples']} rows of {len(ds)}")
+    # num_bytes: the uncompressed size of the Parquet data, fixed by the files' bytes. (Arrow's
+    # nbytes varies with how the rows happen to be chunked, e.g. by num_proc; and reading it from
+    # the memory map walks the offsets of every column.)
+    entry["num_bytes"] = sum(
+        metadata.row_group(i).total_byte_size
+        for path in entry["paths"]
+        for metadata in [pq.ParquetFile(out / path).metadata]
+        for i in range(metadata.num_row_groups)
+    )
+    return entry
 
 
-def _row_groups(path: Path) -> list:
-    import pyarrow.parquet as pq
+def arrow_batches(ds: datasets.Dataset, batch_size: int = ROW_GROUP_ROWS):
+    """The rows of ``ds`` as Arrow record batches (or tables), in order, in bounded memory.
 
-    metadata = pq.ParquetFile(path).metadata
-    return [metadata.row_group(i) for i in range(metadata.num_row_groups)]
+    A dataset that is exactly its Arrow cache files (as ``as_dataset()`` and ``map`` return it)
+    is read from those files with a regular file stream: each batch is read into memory and freed
+    once written, and the memory-mapped table is never touched. Any other dataset (in memory, with
+    an indices mapping, sliced or cast) is read through ``datasets``."""
+    paths = _cache_file_paths(ds)
+    if paths is None:
+        yield from ds.with_format("arrow").iter(batch_size=batch_size)
+        return
+    for path in paths:
+        with pa.OSFile(path) as source:
+            yield from pa.ipc.open_stream(source)
+
+
+def _cache_file_paths(ds: datasets.Dataset) -> Optional[list]:
+    """The Arrow files whose record batches, concatenated, are exactly the rows of ``ds``; None
+    when the dataset is anything else. Replacing the schema metadata (``datasets`` records the
+    features there) does not change rows."""
+    from datasets.table import ConcatenationTable, MemoryMappedTable
+
+    if ds._indices is not None:
+        return None
+    table = ds.data
+    blocks = table.blocks if isinstance(table, ConcatenationTable) else [[table]]
+    paths = []
+    for row in blocks:
+        if len(row) != 1 or not isinstance(row[0], MemoryMappedTable):
+            return None
+        if any(name != "replace_schema_metadata" for name, _, _ in row[0].replays):
+            return None
+        paths.append(row[0].path)
+    return paths
+
+
+class ParquetSplitWriter:
+    """Writes the rows of one split, given in order as Arrow record batches or tables, as Parquet
+    files of at most ``SHARD_ROWS`` rows each, with row groups of ``ROW_GROUP_ROWS`` (readers hold
+    one row group at a time) and the writer options of ``Dataset.to_parquet``. Memory stays at
+    one row group.
+
+    A split of one file is ``<config>/<split>-<fingerprint>.parquet``; a larger one is
+    ``<config>/<split>-00000-of-00003-<fingerprint>.parquet``, ... (names sort in row order; each
+    file fingerprinted by its own content). ``schema``, ``options`` and ``row_group_rows=None``
+    (each ``write`` is one row group, cut only at a file boundary) serve rewriting a split with a
+    plain ``pq.ParquetWriter``."""
+
+    def __init__(self, out: Path, config: str, split: str, features: Optional[datasets.Features] = None, *, schema: Optional[pa.Schema] = None, options: Optional[dict] = None, row_group_rows="default"):
+        from datasets.arrow_writer import get_parquet_column_options
+
+        self.folder, self.config, self.split = Path(out) / config, config, split
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.schema = features.arrow_schema if schema is None else schema
+        if options is None:
+            self.cdc = datasets.config.DEFAULT_CDC_OPTIONS
+            options = {"use_content_defined_chunking": self.cdc, "write_page_index": True, **get_parquet_column_options(features, self.schema)}
+        else:
+            self.cdc = options.get("use_content_defined_chunking")
+        self.options = options
+        self.row_group_rows = ROW_GROUP_ROWS if row_group_rows == "default" else row_group_rows
+        self.shard_rows = SHARD_ROWS
+        self.files: list = []  # temporary files written, in order
+        self.writer = None
+        self.file_rows = 0
+        self.pending: list = []
+        self.pending_rows = 0
+        self.rows = 0
+
+    def write(self, data) -> None:
+        """Append ``data`` (a record batch or table whose columns are the schema's)."""
+        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        if not table.schema.equals(self.schema, check_metadata=False):
+            from datasets.table import table_cast
+
+            table = table_cast(table, self.schema)
+        if not table.num_rows:
+            return
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        if self.row_group_rows is None:
+            self._flush(self.pending_rows)
+            return
+        while self.pending_rows >= self.row_group_rows:
+            self._flush(self.row_group_rows)
+
+    def _flush(self, rows: int) -> None:
+        """Write the first ``rows`` pending rows, as row groups cut at file boundaries."""
+        table = pa.concat_tables(self.pending) if len(self.pending) > 1 else self.pending[0]
+        done = 0
+        while done < rows:
+            if self.writer is None or self.file_rows >= self.shard_rows:
+                self._open()
+            group = table.slice(done, min(rows - done, self.shard_rows - self.file_rows))
+            self.writer.write_table(group)
+            self.file_rows += group.num_rows
+            done += group.num_rows
+        self.rows += rows
+        rest = table.slice(rows)
+        self.pending = [rest] if rest.num_rows else []
+        self.pending_rows = rest.num_rows
+
+    def _open(self) -> None:
+        self._close_file()
+        tmp = self.folder / f".{self.split}-{len(self.files):05d}.parquet.tmp"
+        self.files.append(tmp)
+        self.writer = pq.ParquetWriter(str(tmp), schema=self.schema, **self.options)
+        self.file_rows = 0
+
+    def _close_file(self) -> None:
+        if self.writer is not None:
+            if self.cdc:
+                self.writer.add_key_value_metadata({"content_defined_chunking": json.dumps(self.cdc)})
+            self.writer.close()
+            self.writer = None
+
+    def close(self) -> dict:
+        """Finish the files and name them by their content; return ``{"paths", "num_examples"}``
+        (paths relative to the built folder, in row order). A split with no row is one empty file."""
+        if self.pending_rows:
+            self._flush(self.pending_rows)
+        if not self.files:
+            self._open()
+        self._close_file()
+        paths = []
+        for i, tmp in enumerate(self.files):
+            fingerprint = sha256_file(str(tmp))[:16]
+            shard = "" if len(self.files) == 1 else f"-{i:05d}-of-{len(self.files):05d}"
+            final = self.folder / f"{self.split}{shard}-{fingerprint}.parquet"
+            os.replace(tmp, final)
+            paths.append(f"{self.config}/{final.name}")
+        return {"paths": paths, "num_examples": self.rows}
+
+
+def split_paths(entry: dict) -> list:
+    """The Parquet files of a split entry (paths relative to the built folder), in row order.
+    Entries hold ``paths``; a card's ``data_files`` entry holds ``path``, a string or a list."""
+    paths = entry["paths"] if "paths" in entry else entry["path"]
+    return [paths] if isinstance(paths, str) else list(paths)
 
 
 def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
@@ -161,6 +313,9 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
         if raw:
             configs.append(_write_config(raw, out_path, name, "raw", raw_builder.info.features))
         labelled = [s for s in raw if s not in cls.corpus.unlabelled_splits]
+        # Each view's datasets are dropped once written: a memory-mapped file stays mapped (and
+        # its pages read so far resident) as long as a dataset refers to it.
+        del raw, raw_builder
         if labelled:
             unified_builder, unified = prepared("unified")
             for split, counts in unified_builder.report.items():
@@ -171,9 +326,11 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
             configs.append(_write_config(unified, out_path, name, "unified", unified_builder.info.features))
             schema = unified_builder.label_schema()
             instruct, notes = render_instruct(unified, schema, options, num_proc, desc=f"{name}_instruct")
+            del unified, unified_builder  # rendering read (and so mapped into memory) their columns
             for split, note in notes.items():
                 report[split].update(note)
             instruct_config = _write_config(instruct, out_path, name, "instruct", INSTRUCT_FEATURES)
+            del instruct
             if instruct_config.splits:
                 configs.append(instruct_config)
     return CorpusOutput(name=name, configs=configs, report=report, sources=sources, schema=schema)
@@ -304,49 +461,135 @@ def _hash_key(seed: int, key: str) -> bytes:
     return hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8]
 
 
-def shuffled_concatenation(parts: list, seed: int, features, cache: str, name: str, batch_size: int = 10_000) -> datasets.Dataset:
-    """``concatenate_datasets(parts).shuffle(seed=seed).flatten_indices()``, the same rows in the same
-    order, gathered batch by batch with one Arrow ``take`` over the memory-mapped parts (a part's own
-    selection, e.g. a cap, is composed with the permutation) instead of ``flatten_indices``, which
-    casts a table of one slice per row for every batch. Memory stays at one batch."""
-    tables, rows, offset = [], [], 0
-    for part in parts:
-        table = part.data.table
-        selected = part._indices.column(0).to_numpy().astype(np.int64) if part._indices is not None else np.arange(table.num_rows, dtype=np.int64)
-        tables.append(table)
-        rows.append(selected + offset)
-        offset += table.num_rows
-    batches = [batch for table in tables for batch in table.to_batches()]
-    starts = np.cumsum([0] + [len(batch) for batch in batches])
-    rows = np.concatenate(rows) if rows else np.arange(0, dtype=np.int64)
-    order = rows[np.random.default_rng(seed).permutation(len(rows))]  # the permutation shuffle draws
-    path = os.path.join(cache, f"{name}.arrow")
-    with ArrowWriter(features=features, path=path) as writer:
-        for start in range(0, len(order), batch_size):
-            writer.write_table(gather(batches, starts, order[start : start + batch_size]))
-        writer.finalize()
-    return datasets.Dataset.from_file(path)
+def capped_rows(paths: list, key: str, seed: int, cap: int) -> np.ndarray:
+    """Positions (ascending) of the ``cap`` rows of a split whose ``key`` column hashes smallest
+    (ties: the earlier row), read from its Parquet files one key column batch at a time; memory
+    stays at ``cap`` entries whatever the size of the split."""
+    counter = itertools.count()
+
+    def keyed():
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS, columns=[key]):
+                for value in batch.column(0).to_pylist():
+                    yield (_hash_key(seed, value), next(counter))
+
+    return np.array(sorted(i for _, i in heapq.nsmallest(cap, keyed())), dtype=np.int64)
 
 
-def gather(batches: list, starts: np.ndarray, rows: np.ndarray) -> pa.Table:
-    """Rows ``rows`` (global positions) of the record batches, in that order. Takes from each batch
-    separately: ``Table.take`` on a many-chunk table first concatenates each whole column in memory."""
-    which = np.searchsorted(starts, rows, side="right") - 1
-    grouped = np.argsort(which, kind="stable")
-    pieces = []
-    for b in np.unique(which):
-        local = rows[which == b] - starts[b]
-        pieces.append(pa.Table.from_batches([batches[b].take(pa.array(local))]))
-    table = pa.concat_tables(pieces).combine_chunks()
-    return table.take(pa.array(np.argsort(grouped, kind="stable")))
+@dataclass
+class MixturePart:
+    """One corpus's split in a mixture: its Parquet files, row count and the rows taken (None: all)."""
+
+    paths: list
+    rows: int
+    selected: Optional[np.ndarray] = None
+
+    @property
+    def size(self) -> int:
+        return self.rows if self.selected is None else len(self.selected)
+
+
+POSITION = "__chinchilla_position__"  # the output row of a row in a bucket file
+
+
+def write_shuffled(parts: list, seed: int, features, out: Path, config: str, split: str, scratch: str) -> dict:
+    """Write ``concatenate_datasets(parts).shuffle(seed=seed).flatten_indices()`` (each part reduced
+    to its selected rows) as a Parquet split: the same rows in the same order, read from the parts'
+    Parquet files sequentially, never from a memory-mapped table.
+
+    The permutation is the one ``shuffle`` draws. Each row read is sent to the bucket file of the
+    output rows it lands in (``ROW_GROUP_ROWS`` output rows per bucket, more when that would make
+    over ``MAX_BUCKETS`` files), tagged with its output position; then the buckets are read back
+    in order, one at a time, sorted by position and written. Memory stays at one bucket and one
+    Parquet row group, plus int64 arrays over the rows of the mixture (bounded by the caps)."""
+    batch_size = ROW_GROUP_ROWS
+    sizes = [part.size for part in parts]
+    total = sum(sizes)
+    permutation = np.random.default_rng(seed).permutation(total)  # output row -> selected row
+    position = np.empty(total, dtype=np.int64)
+    position[permutation] = np.arange(total, dtype=np.int64)  # selected row -> output row
+    bucket_rows = batch_size * max(1, -(-total // (batch_size * MAX_BUCKETS)))
+    schema = features.arrow_schema
+    tagged = schema.append(pa.field(POSITION, pa.int64()))
+    folder = Path(scratch) / f"{config}-{split}"
+    folder.mkdir(parents=True)
+    writers: dict = {}
+    try:
+        base = 0
+        for part, size in zip(parts, sizes):
+            offset = 0  # row of the part at the start of the batch
+            for path in part.paths:
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+                    if part.selected is None:
+                        local = np.arange(batch.num_rows, dtype=np.int64)
+                        first = base + offset
+                    else:
+                        lo, hi = np.searchsorted(part.selected, [offset, offset + batch.num_rows])
+                        local = part.selected[lo:hi] - offset
+                        first = base + lo
+                    offset += batch.num_rows
+                    if not len(local):
+                        continue
+                    table = pa.Table.from_batches([batch]).take(pa.array(local))
+                    if not table.schema.equals(schema, check_metadata=False):
+                        from datasets.table import table_cast
+
+                        table = table_cast(table, schema)
+                    where = position[first : first + len(local)]
+                    table = table.append_column(POSITION, pa.array(where)).cast(tagged)
+                    buckets = where // bucket_rows
+                    grouped = np.argsort(buckets, kind="stable")
+                    bounds = np.flatnonzero(np.diff(buckets[grouped])) + 1
+                    for chunk in np.split(grouped, bounds):
+                        bucket = int(buckets[chunk[0]])
+                        if bucket not in writers:
+                            writers[bucket] = pa.ipc.new_stream(str(folder / f"{bucket:06d}.arrow"), tagged)
+                        writers[bucket].write_table(table.take(pa.array(chunk)))
+            if offset != part.rows:
+                raise AssertionError(f"{part.paths}: {offset} rows, expected {part.rows}")
+            base += size
+        for writer in writers.values():
+            writer.close()
+        writers.clear()
+        writer = ParquetSplitWriter(out, config, split, features)
+        nbytes = 0
+        for bucket in range(-(-total // bucket_rows)):
+            with pa.OSFile(str(folder / f"{bucket:06d}.arrow")) as source:
+                table = pa.ipc.open_stream(source).read_all()
+            table = table.take(pc.sort_indices(table.column(POSITION))).drop_columns([POSITION])
+            writer.write(table)
+            nbytes += _cached_nbytes(table, features)
+            del table
+            os.unlink(folder / f"{bucket:06d}.arrow")
+        entry = writer.close()
+        entry["num_bytes"] = nbytes
+        return entry
+    finally:
+        for writer in writers.values():
+            writer.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _cached_nbytes(table: pa.Table, features) -> int:
+    """``nbytes`` of ``table`` once written to and read back from a ``datasets`` Arrow cache file
+    (record batches of the writer's size, no validity bitmap where there is no null): the size
+    the card gave a mixture split when it was written from such a file."""
+    from datasets.arrow_writer import get_arrow_writer_batch_size_from_features
+
+    chunk = get_arrow_writer_batch_size_from_features(features) or datasets.config.DEFAULT_MAX_BATCH_SIZE
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as stream:
+        stream.write_table(table, max_chunksize=chunk)
+    return pa.ipc.open_stream(sink.getvalue()).read_all().nbytes
 
 
 def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict] = None) -> list:
     """``all_unified`` and ``all_instruct``: every corpus's rows per split, each corpus capped
-    (rows of the records with the smallest id hashes), concatenated and shuffled with ``seed``."""
+    (rows of the records with the smallest id hashes), concatenated and shuffled with ``seed``.
+    Read from the corpora's Parquet files, batch by batch (see :func:`write_shuffled`)."""
     caps = DEFAULT_MIXTURE_CAPS if caps is None else caps
     mixtures = []
-    with tempfile.TemporaryDirectory(prefix="chinchilla-mixture-") as cache:
+    with tempfile.TemporaryDirectory(prefix="chinchilla-mixture-") as scratch:
         for view, features in (("unified", UNIFIED_FEATURES), ("instruct", INSTRUCT_FEATURES)):
             parts: dict = {}
             for result in results:
@@ -354,19 +597,15 @@ def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict
                     if config.view != view:
                         continue
                     for split, entry in config.splits.items():
-                        ds = datasets.Dataset.from_parquet(str(out / entry["path"]), cache_dir=cache, features=features)
+                        part = MixturePart(paths=[out / path for path in split_paths(entry)], rows=entry["num_examples"])
                         cap = caps.get(split)
-                        if cap is not None and len(ds) > cap:
-                            # One Arrow column to a list: indexing ds["id"] (a lazy Column) row by row
-                            # re-selects the column from the table at every access.
-                            keys = ds.data.column("record_id" if view == "instruct" else "id").to_pylist()
-                            order = sorted(range(len(ds)), key=lambda i: (_hash_key(seed, keys[i]), i))
-                            ds = ds.select(sorted(order[:cap]))
-                        parts.setdefault(split, []).append(ds)
-            if not parts:
-                continue
-            mixed = datasets.DatasetDict({split: shuffled_concatenation(dss, seed, features, cache, f"{view}-{split}") for split, dss in parts.items()})
-            config = _write_config(mixed, out, MIXTURE, view, features)
+                        if cap is not None and part.rows > cap:
+                            part.selected = capped_rows(part.paths, "record_id" if view == "instruct" else "id", seed, cap)
+                        parts.setdefault(split, []).append(part)
+            config = ConfigOutput(name=f"{MIXTURE}_{view}", corpus=MIXTURE, view=view, features=features)
+            for split in sorted(parts, key=_split_order):
+                if sum(part.size for part in parts[split]):
+                    config.splits[split] = write_shuffled(parts[split], seed, features, out, config.name, split, scratch)
             if config.splits:
                 mixtures.append(config)
     return mixtures
@@ -376,16 +615,17 @@ def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict
 
 
 def config_files(out: str) -> dict:
-    """``{config: {split: Path}}`` as listed in a built folder's card."""
+    """``{config: {split: [Path, ...]}}`` as listed in a built folder's card: each split's Parquet
+    files in row order."""
     from huggingface_hub import DatasetCard
 
     root = Path(out)
     card = DatasetCard.load(root / "README.md")
-    return {c["config_name"]: {f["split"]: root / f["path"] for f in c["data_files"]} for c in card.data["configs"]}
+    return {c["config_name"]: {f["split"]: [root / p for p in split_paths(f)] for f in c["data_files"]} for c in card.data["configs"]}
 
 
 def iter_split(out: str, config: str, split: str, batch_size: int = 1000):
-    """Rows (dicts) of one config split of a built folder, read batch by batch from its Parquet file."""
+    """Rows (dicts) of one config split of a built folder, read batch by batch from its Parquet files."""
     import pyarrow.parquet as pq
 
     files = config_files(out)
@@ -393,5 +633,6 @@ def iter_split(out: str, config: str, split: str, batch_size: int = 1000):
         raise KeyError(f"config {config!r} is not in {out}; built: {', '.join(sorted(files))}")
     if split not in files[config]:
         raise KeyError(f"split {split!r} is not in {config}; has: {', '.join(files[config])}")
-    for batch in pq.ParquetFile(files[config][split]).iter_batches(batch_size=batch_size):
-        yield from batch.to_pylist()
+    for path in files[config][split]:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+            yield from batch.to_pylist()

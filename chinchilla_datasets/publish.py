@@ -1,14 +1,15 @@
 """Publishing a built folder to the HuggingFace Hub: every config and split as one multi-config
 dataset, in one commit per release.
 
-The Hub copy has the local layout (``<config>/<split>-<fingerprint>.parquet``, ``README.md``,
-``build_report.json``), so ``load_dataset("ORG/NAME", config)`` reads it as ``load_dataset("chinchilla",
+The Hub copy has the local layout (``<config>/<split>-<fingerprint>.parquet``, or
+``<config>/<split>-00000-of-00003-<fingerprint>.parquet``, ... for a split written as several files,
+``README.md``, ``build_report.json``), so ``load_dataset("ORG/NAME", config)`` reads it as ``load_dataset("chinchilla",
 config)`` reads the local folder. Corpora whose license does not grant redistribution
 (``Corpus.redistributable`` false: LUGE, BosonNLP, corpora without a stated data license) are left
 out unless ``include_restricted``; the card is then re-rendered for the configs published, its YAML
 listing only those and its body naming the ones left out and why.
 
-Data files of an earlier release that this one does not list (``<config>/<split>-<fingerprint>.parquet``)
+Data files of an earlier release that this one does not list (``<config>/<split>[-<shard>-of-<n>]-<fingerprint>.parquet``)
 are deleted in the same commit: a config no longer published must not stay downloadable.
 The Hub is reached only through the ``api`` object (``huggingface_hub.HfApi`` by default, with the
 token of ``hf auth login`` or ``HF_TOKEN`` unless one is given), which tests replace with a fake.
@@ -25,7 +26,7 @@ from typing import Optional, Union
 import pyarrow.parquet as pq
 
 from .card import CARD_FILE, Exclusion, read_build, render_card
-from .export import REPORT_FILE
+from .export import REPORT_FILE, split_paths
 from .registry import get_builder
 
 REPO_TYPE = "dataset"
@@ -118,7 +119,9 @@ def plan_release(out: Union[str, Path], *, include_restricted: bool = False, rep
         for config in result.configs:
             configs.append(config.name)
             for split, entry in config.splits.items():
-                files.append(ReleaseFile(entry["path"], out / entry["path"], config.name, split, entry["num_examples"]))
+                for path in split_paths(entry):
+                    rows = pq.ParquetFile(out / path).metadata.num_rows
+                    files.append(ReleaseFile(path, out / path, config.name, split, rows))
     return Release(
         out=out,
         files=tuple(files),
@@ -155,11 +158,11 @@ def corpora_in(out: Path, config) -> set:
     """The corpora whose rows a config holds: its ``corpus`` column, or the config's corpus (raw views)."""
     names = set()
     for entry in config.splits.values():
-        path = out / entry["path"]
-        if "corpus" in pq.ParquetFile(path).schema_arrow.names:
-            names.update(pq.read_table(path, columns=["corpus"]).column("corpus").unique().to_pylist())
-        else:
-            names.add(config.corpus)
+        for path in (out / p for p in split_paths(entry)):
+            if "corpus" in pq.ParquetFile(path).schema_arrow.names:
+                names.update(pq.read_table(path, columns=["corpus"]).column("corpus").unique().to_pylist())
+            else:
+                names.add(config.corpus)
     return names
 
 

@@ -14,9 +14,10 @@ official split sizes times ``--scale``. Then, each in a fresh cache:
 
 Results and what they mean: docs/performance.md.
 
-Peak memory is the peak RSS of this process and of its children (``getrusage``), plus the peak
-anonymous RSS sampled from ``/proc/self/status`` (file-backed pages of memory-mapped Arrow files
-count in RSS but are page cache, reclaimable).
+Peak memory is the peak RSS of this process and of its children (``getrusage``), plus RSS,
+``RssAnon`` and ``RssFile`` sampled from ``/proc/self/status`` per phase (``memory_by_phase``):
+resident pages of memory-mapped Arrow files count in RSS (as ``RssFile``) for as long as the
+mapping lives, so a step that reads a whole mapped file shows there.
 
     python3 scripts/bench.py --json                      # scale 1, every corpus
     python3 scripts/bench.py --scale 0.1 --corpus duie   # one corpus, a tenth of its size
@@ -473,30 +474,102 @@ def generate_corpus(name: str, cls, folder: Path, scale: float, seed: int = 0) -
 
 
 class MemorySampler(threading.Thread):
-    """Samples VmRSS and RssAnon of this process from /proc (Linux) every ``interval`` seconds."""
+    """Samples this process's RSS from /proc/self/status every ``interval`` seconds: VmRSS (the total
+    ``getrusage`` reports the peak of), RssAnon (allocations) and RssFile (resident pages of
+    file-backed mappings, e.g. memory-mapped Arrow files). Per phase it keeps the peak of each and
+    the split of the total at its peak (``at_peak``), so a phase's peak can be attributed."""
+
+    FIELDS = {"VmRSS:": "rss", "RssAnon:": "anon", "RssFile:": "file"}
 
     def __init__(self, interval: float = 0.05):
         super().__init__(daemon=True)
         self.interval, self.peak_anon_kb, self.stop = interval, 0, threading.Event()
-        self.phase, self.phase_peak_kb, self.by_phase = "generate", 0, {}
+        self.phase, self.by_phase = "generate", {}
+        self.lock = threading.Lock()
+        self.current = self._empty()
+        self.overall = self._empty()
+
+    @staticmethod
+    def _empty() -> dict:
+        return {"rss": 0, "anon": 0, "file": 0, "at_peak": {"anon": 0, "file": 0}}
+
+    def sample(self) -> None:
+        values = {}
+        with open("/proc/self/status") as f:
+            for line in f:
+                key = self.FIELDS.get(line.split(" ", 1)[0].split("\t", 1)[0])
+                if key:
+                    values[key] = int(line.split()[1])
+        with self.lock:
+            for peaks in (self.current, self.overall):
+                if values.get("rss", 0) > peaks["rss"]:
+                    peaks["at_peak"] = {"anon": values.get("anon", 0), "file": values.get("file", 0)}
+                for key, kb in values.items():
+                    peaks[key] = max(peaks[key], kb)
+            self.peak_anon_kb = self.overall["anon"]
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                with open("/proc/self/status") as f:
-                    for line in f:
-                        if line.startswith("RssAnon:"):
-                            kb = int(line.split()[1])
-                            self.peak_anon_kb = max(self.peak_anon_kb, kb)
-                            self.phase_peak_kb = max(self.phase_peak_kb, kb)
+                self.sample()
             except OSError:
                 return
             self.stop.wait(self.interval)
 
+    @staticmethod
+    def _mb(peaks: dict) -> dict:
+        mb = lambda kb: round(kb / 1024, 1)  # noqa: E731
+        return {"rss": mb(peaks["rss"]), "anon": mb(peaks["anon"]), "file": mb(peaks["file"]), "at_peak": {k: mb(v) for k, v in peaks["at_peak"].items()}}
+
     def enter(self, phase: str) -> None:
-        """Start a named phase; the peak anonymous RSS of the one that ends is kept in ``by_phase``."""
-        self.by_phase[self.phase] = round(self.phase_peak_kb / 1024, 1)
-        self.phase, self.phase_peak_kb = phase, 0
+        """Start a named phase; the peaks (MB) of the one that ends are kept in ``by_phase``."""
+        try:
+            self.sample()  # the end of the phase that ends
+        except OSError:
+            pass
+        with self.lock:
+            self.by_phase[self.phase] = self._mb(self.current)
+            self.phase, self.current = phase, self._empty()
+        try:
+            self.sample()
+        except OSError:
+            pass
+
+    def summary(self) -> dict:
+        return self._mb(self.overall)
+
+
+def instrument_collection(sampler: MemorySampler) -> Callable[[], None]:
+    """Name phases inside ``build_collection`` (each corpus's views written, its instruct rendering, the
+    duplicate flags, the mixtures, the card) by wrapping the functions it calls; returns the undo."""
+    from chinchilla_datasets import card, dedup, export
+
+    originals = []
+
+    def wrap(module, name: str, phase: Callable) -> None:
+        original = getattr(module, name, None)
+        if original is None:
+            return
+
+        def wrapper(*args, **kwargs):
+            sampler.enter(phase(*args, **kwargs))
+            return original(*args, **kwargs)
+
+        originals.append((module, name, original))
+        setattr(module, name, wrapper)
+
+    wrap(export, "build_corpus", lambda name, *a, **k: f"collection:{name}:build")
+    wrap(export, "_write_config", lambda dd, out, corpus, view, *a, **k: f"collection:{corpus}:write_{view}")
+    wrap(export, "render_instruct", lambda *a, desc="", **k: f"collection:{desc.rsplit('_instruct', 1)[0]}:render_instruct")
+    wrap(dedup, "apply_flags", lambda *a, **k: "collection:flags")
+    wrap(export, "build_mixtures", lambda *a, **k: "collection:mixtures")
+    wrap(card, "write_card", lambda *a, **k: "collection:card")
+
+    def undo() -> None:
+        for module, name, original in originals:
+            setattr(module, name, original)
+
+    return undo
 
 
 def timed(fn: Callable) -> tuple:
@@ -633,7 +706,12 @@ def run(scale: float, names: Optional[list], num_proc: int, work: Path, log: Cal
 
     sampler.enter("collection")
     out = work / "out" / "chinchilla"
-    _, seconds = timed(lambda: build_collection(str(raw_root), str(out), corpora=generated, num_proc=num_proc, log=lambda _: None))
+    undo = instrument_collection(sampler)
+    try:
+        _, seconds = timed(lambda: build_collection(str(raw_root), str(out), corpora=generated, num_proc=num_proc, log=lambda _: None))
+    finally:
+        undo()
+    sampler.enter("collection:end")
     result["collection_s"] = round(seconds, 2)
     result["collection_mb"] = round(sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20, 1)
     log(f"collection: {seconds:.1f}s")
@@ -644,8 +722,11 @@ def run(scale: float, names: Optional[list], num_proc: int, work: Path, log: Cal
     sampler.enter("end")
     result.update(peak_rss_mb())
     result["peak_rss_anon_mb"] = round(sampler.peak_anon_kb / 1024, 1)
-    # Anonymous RSS is a high-water mark: a phase shows what it added over the phases before it.
-    result["peak_rss_anon_mb_by_phase"] = sampler.by_phase
+    # Peaks of the sampled RSS (VmRSS), RssAnon and RssFile within each phase, in MB, and the split
+    # of the total at its peak: where the getrusage peak comes from (RSS goes down as well as up).
+    result["memory_by_phase"] = sampler.by_phase
+    result["peak_rss_anon_mb_by_phase"] = {phase: peaks["anon"] for phase, peaks in sampler.by_phase.items()}
+    result["peak_rss_sampled"] = sampler.summary()
     result["targets"] = {
         key: {"target": f"{'>=' if kind == 'min' else '<'} {limit}", "met": result.get(key) is not None and ((result[key] >= limit) if kind == "min" else (result[key] < limit))}
         for key, (kind, limit) in TARGETS.items()

@@ -15,7 +15,7 @@ import pytest
 from builders.duee import DuEE
 from builders.duie import DuIE
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import REPORT_FILE, build_collection
+from chinchilla_datasets.export import REPORT_FILE, build_collection, split_paths
 from chinchilla_datasets.registry import builders
 
 
@@ -56,8 +56,7 @@ def test_card_lists_real_sizes(fixture_build):
     infos = {i["config_name"]: i for i in card.data["dataset_info"]}
     for config in card.data["configs"]:
         for entry in config["data_files"]:
-            path = fixture_build / entry["path"]
-            rows = datasets.Dataset.from_parquet(str(path)).num_rows
+            rows = datasets.Dataset.from_parquet([str(fixture_build / p) for p in split_paths(entry)]).num_rows
             split_info = next(s for s in infos[config["config_name"]]["splits"] if s["name"] == entry["split"])
             assert split_info["num_examples"] == rows
 

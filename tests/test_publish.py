@@ -26,7 +26,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCa
 from chinchilla_datasets.card import BUILD_KEY, read_build, render_card, write_card
 from chinchilla_datasets.schema import TASK_COLUMN
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import ConfigOutput, CorpusOutput, bundled_fixtures
+from chinchilla_datasets.export import ConfigOutput, CorpusOutput, bundled_fixtures, split_paths
 from chinchilla_datasets.instruct import load_templates
 from chinchilla_datasets.registry import builders, get_builder
 
@@ -110,9 +110,9 @@ def hub(tmp_path, monkeypatch) -> FakeHub:
 
 @pytest.fixture
 def built(fixture_build) -> dict:
-    """The fixture build's configs: ``{corpus: {config: {split: path}}}``, from its card."""
+    """The fixture build's configs: ``{corpus: {config: {split: [path, ...]}}}``, from its card."""
     return {
-        r.name: {c.name: {s: e["path"] for s, e in c.splits.items()} for c in r.configs}
+        r.name: {c.name: {s: e["paths"] for s, e in c.splits.items()} for c in r.configs}
         for r in read_build(fixture_build).results
     }
 
@@ -127,7 +127,7 @@ def one_open_corpus(built, monkeypatch) -> str:
 
 
 def data_files(configs: dict) -> set:
-    return {path for splits in configs.values() for path in splits.values()}
+    return {path for splits in configs.values() for paths in splits.values() for path in paths}
 
 
 def push(out: Path, *options: str) -> int:
@@ -178,8 +178,8 @@ def test_push_is_one_commit_of_the_pushed_configs_and_loads_like_the_local_copy(
     for config, splits in pushed.items():
         dd = datasets.load_dataset("chinchilla", config, cache_dir=str(tmp_path / "cache"))
         assert set(dd) == set(splits)
-        for split, path in splits.items():
-            assert dd[split].to_list() == pq.read_table(fixture_build / path).to_pylist()
+        for split, paths in splits.items():
+            assert dd[split].to_list() == [row for path in paths for row in pq.read_table(fixture_build / path).to_pylist()]
 
 
 def test_include_restricted_pushes_every_config_to_a_private_tagged_branch(fixture_build, built, one_open_corpus, hub, capsys):
@@ -219,8 +219,9 @@ def test_dry_run_lists_every_config_and_split_without_contacting_the_hub(fixture
     assert "README.md" in listed and "build_report.json" in listed
     for configs in built.values():
         for config, splits in configs.items():
-            for split, path in splits.items():
-                assert f"{path}  (config {config}, split {split}," in listed
+            for split, paths in splits.items():
+                for path in paths:
+                    assert f"{path}  (config {config}, split {split}," in listed
 
     assert push(fixture_build, "--dry-run") == 0
     listed = capsys.readouterr().out
@@ -263,7 +264,7 @@ def test_a_mixture_is_published_only_when_every_corpus_in_it_may_be(fixture_buil
     for cls in builders().values():
         monkeypatch.setattr(cls, "corpus", replace(cls.corpus, redistributable=True))
     assert push(out) == 0
-    mixture_files = {e["path"] for c in read_build(out).results if c.name == "all" for cfg in c.configs for e in cfg.splits.values()}
+    mixture_files = {p for c in read_build(out).results if c.name == "all" for cfg in c.configs for e in cfg.splits.values() for p in e["paths"]}
     assert mixture_files and mixture_files <= set(hub.files())
     card = DatasetCard.load(hub.repo / "README.md")
     assert "all_unified" in {c["config_name"] for c in card.data["configs"]}
@@ -293,11 +294,11 @@ def test_card_parses_with_hub_card_data_and_sizes_match_parquet(fixture_build):
         splits = {s["name"]: s for s in info["splits"]}
         assert [e["split"] for e in config["data_files"]] == list(splits)
         for entry in config["data_files"]:
-            rows = pq.ParquetFile(fixture_build / entry["path"]).metadata.num_rows
+            rows = sum(pq.ParquetFile(fixture_build / path).metadata.num_rows for path in split_paths(entry))
             assert splits[entry["split"]]["num_examples"] == rows
             assert f"| {config['config_name']} | {entry['split']} | {rows:,} |" in card.text
-            listed.add(entry["path"])
-        assert info["download_size"] == sum((fixture_build / e["path"]).stat().st_size for e in config["data_files"])
+            listed.update(split_paths(entry))
+        assert info["download_size"] == sum((fixture_build / p).stat().st_size for e in config["data_files"] for p in split_paths(e))
     assert listed == {str(p.relative_to(fixture_build)) for p in fixture_build.glob("*/*.parquet")}
     assert set(infos) == {c["config_name"] for c in data["configs"]}
 
@@ -311,7 +312,7 @@ def test_card_label_distribution_examples_and_templates_come_from_the_data(fixtu
         (unified,) = [c for c in result.configs if c.view == "unified"]
         types = Counter()
         for entry in unified.splits.values():
-            for items in pd.read_parquet(fixture_build / entry["path"])[TASK_COLUMN[task]]:
+            for items in (i for path in entry["paths"] for i in pd.read_parquet(fixture_build / path)[TASK_COLUMN[task]]):
                 types.update(item["type"] for item in items)
         top_type, count = sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))[0]
         line = next(line for line in text.splitlines() if line.startswith("Top ") and f"`{unified.name}`" in line)

@@ -25,6 +25,13 @@ def rows_of(dataset) -> list:
     return [row_key(row) for row in dataset]
 
 
+def parquet_rows(paths: list) -> list:
+    """The rows of a split's Parquet files, in order."""
+    import pyarrow.parquet as pq
+
+    return [row_key(row) for path in paths for row in pq.read_table(path).to_pylist()]
+
+
 @pytest.mark.parametrize("name,view", CONFIGS, ids=[f"{n}_{v}" for n, v in CONFIGS])
 def test_builder_streams_the_rows_of_the_map_style_build(name, view, tmp_path):
     cls = builders()[name]
@@ -51,8 +58,6 @@ FOLDER_CONFIGS = ["duie_raw", "duee_fin_unified", "duee_instruct"]
 
 def test_built_folder_streams_its_configs(fixture_build, monkeypatch):
     """``load_dataset("chinchilla", cfg, streaming=True)`` from the folder's parent reads the Parquet rows."""
-    import pyarrow.parquet as pq
-
     monkeypatch.chdir(fixture_build.parent)
     files = config_files(str(fixture_build))
     assert set(datasets.get_dataset_config_names("chinchilla")) == set(files)
@@ -61,9 +66,9 @@ def test_built_folder_streams_its_configs(fixture_build, monkeypatch):
     for config in FOLDER_CONFIGS + mixtures:
         streamed = datasets.load_dataset("chinchilla", config, streaming=True)
         assert set(streamed) == set(files[config])
-        for split, path in files[config].items():
+        for split, paths in files[config].items():
             assert isinstance(streamed[split], datasets.IterableDataset)
-            assert rows_of(streamed[split]) == [row_key(r) for r in pq.read_table(path).to_pylist()], f"{config}/{split}"
+            assert rows_of(streamed[split]) == parquet_rows(paths), f"{config}/{split}"
 
 
 def assert_sharded_exactly(stream: datasets.IterableDataset, world_size: int) -> None:
@@ -102,8 +107,6 @@ def test_builder_instruct_stream_matches_the_collections_instruct_config(name, f
     builder = cls(config_name=f"{name}_instruct", data_dir=str(bundled_fixtures() / name), cache_dir=str(tmp_path))
     streamed = builder.as_streaming_dataset()
     files = config_files(str(fixture_build))[f"{name}_instruct"]
-    import pyarrow.parquet as pq
-
     assert set(streamed) == set(files)
-    for split, path in files.items():
-        assert rows_of(streamed[split]) == [row_key(r) for r in pq.read_table(path).to_pylist()], split
+    for split, paths in files.items():
+        assert rows_of(streamed[split]) == parquet_rows(paths), split
