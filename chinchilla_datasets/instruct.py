@@ -24,6 +24,7 @@ Answers are compact JSON objects keyed by the (readable) type names listed in th
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import heapq
 import itertools
@@ -31,6 +32,7 @@ import json
 import math
 import re
 import string
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
@@ -102,13 +104,33 @@ def _candidates(task: str, language: str) -> tuple:
 
 
 def choose_template(task: str, row_id: str, seed: int = 42, language: str = "zh") -> dict:
-    """The template of a row: a pure function of the row id and the seed (``hash64``; the
-    renderer computes the same choice for a whole table at once)."""
+    """The template of a row: a pure function of its id (``<record id>#<suffix>``) and the seed;
+    the renderer computes the same choice for a whole table at once (``row_hashes``)."""
     candidates = _candidates(task, language)
-    return candidates[int(hash64([row_id], seed)[0] % np.uint64(len(candidates)))]
+    record_id, _, suffix = row_id.rpartition("#")
+    return candidates[int(row_hashes(hash64([record_id], seed), hash64([suffix], seed))[0] % np.uint64(len(candidates)))]
+
+
+def row_hashes(record_hashes: np.ndarray, suffix_hashes: np.ndarray) -> np.ndarray:
+    """The hash of rows ``<record id>#<suffix>`` from the ``hash64`` of their two parts."""
+    return mix64(record_hashes ^ mix64(suffix_hashes))
 
 
 # ---------------------------------------------------------------- gold answers
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector. Rendering a table allocates a few hundred thousand
+    small dicts, lists and tuples, freed by reference counting; the collections their allocation
+    triggers scan every tracked object each time and took a fifth of the instruct view."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def dump_answer(value) -> bytes:
@@ -147,6 +169,11 @@ def table_stats(tables: Iterable[pa.Table], schema: dict, options: InstructOptio
 
     ``tables``: unified Arrow tables (``id``, ``task`` and the task's annotation column), read once.
     Counted with numpy: ``cooccur[a][b]`` is the number of records annotated with both a and b."""
+    with gc_paused():
+        return _table_stats(tables, schema, options)
+
+
+def _table_stats(tables: Iterable[pa.Table], schema: dict, options: InstructOptions) -> dict:
     vocabulary: dict = {}  # label -> code, in order of first appearance
     pair_counts = np.zeros(0, dtype=np.int64)  # codes a * V + b, for the vocabulary size V below
     size = 0
@@ -266,15 +293,16 @@ class NegativeRanker:
                     self.matrix[self.rows[a], self.order[b]] = n
         self.label_hashes = hash64(all_labels, seed) if all_labels else np.zeros(0, np.uint64)
 
-    def tie_keys(self, record_ids: list) -> np.ndarray:
-        """``(records, labels)`` uint64 keys: the pseudo-random order of labels for each record."""
-        return mix64(hash64(record_ids, self.seed)[:, None] ^ self.label_hashes[None, :])
+    def tie_keys(self, record_hashes: np.ndarray) -> np.ndarray:
+        """``(records, labels)`` uint64 keys: the pseudo-random order of labels for each record,
+        from the records' ``hash64`` (of their ids, with the seed)."""
+        return mix64(record_hashes[:, None] ^ self.label_hashes[None, :])
 
-    def rank(self, record_ids: list, record_of: np.ndarray, labels, top: int) -> np.ndarray:
+    def rank(self, record_hashes: np.ndarray, record_of: np.ndarray, labels, top: int) -> np.ndarray:
         """``(records, top)`` schema positions: each record's first ``top`` labels in ranking order.
         The gold labels come flat: ``labels[j]`` (an Arrow string array or a list) belongs to
         record ``record_of[j]``; repeats are fine."""
-        n, size = len(record_ids), len(self.all_labels)
+        n, size = len(record_hashes), len(self.all_labels)
         top = min(top, size)
         labels = labels if isinstance(labels, (pa.Array, pa.ChunkedArray)) else pa.array(labels, pa.string())
         record_of = np.asarray(record_of, dtype=np.int64)
@@ -294,10 +322,10 @@ class NegativeRanker:
             return np.zeros((n, 0), dtype=np.int64)
         worst = int(score.max(initial=0)) + 1
         if worst >= 1 << 23:  # (counts of millions of records: two sort keys)
-            return np.lexsort((self.tie_keys(record_ids), -score))[:, :top]
+            return np.lexsort((self.tie_keys(record_hashes), -score))[:, :top]
         # One sort key, lower first: the score inverted in the high 24 bits (gold labels past every
         # other label), the tie order in the low 40.
-        key = ((worst - score).astype(np.uint64) << np.uint64(40)) | (self.tie_keys(record_ids) >> np.uint64(24))
+        key = ((worst - score).astype(np.uint64) << np.uint64(40)) | (self.tie_keys(record_hashes) >> np.uint64(24))
         if top < size:  # only the first few matter: partition, then sort those
             first = np.argpartition(key, top - 1, axis=1)[:, :top]
         else:
@@ -402,6 +430,19 @@ class _Batch:
         return self._subtask
 
 
+class _EvalBatches(list):
+    """The batches of an evaluation record (the whole schema), with what every record shares:
+    which batch holds each label, and the rows' empty answers."""
+
+    __hash__ = object.__hash__  # one object per task: compared by identity
+    __eq__ = object.__eq__
+
+    def __init__(self, batches: list):
+        super().__init__(batches)
+        self.of_label = {label: b for b, batch in enumerate(batches) for label in batch.labels}
+        self.empty = [batch.empty for batch in batches]
+
+
 class _Subtask:
     """The prompt key of the EET rows of a batch (the same labels, listed without roles)."""
 
@@ -437,14 +478,16 @@ class InstructRenderer:
             raise ValueError(f"more than {_MAX_TEMPLATES} templates for one task and language")
         self.rank = _Rank(self.order)
         self.batches: dict = {}  # label tuple -> _Batch
-        self.eval_batches: dict = {}  # batch size -> the schema's label tuples
+        self.eval_batches: dict = {}  # task -> _EvalBatches
+        self.suffixes: dict = {}  # row id suffix ("re0", "eet1", "eea2", ...) -> index
+        self.suffix_hashes = np.zeros(0, dtype=np.uint64)
 
     # -- the Dataset.map function
     def __call__(self, table: pa.Table) -> pa.Table:
         return self.render(table)
 
     def __getstate__(self):  # sent to map's worker processes (and hashed for its fingerprint) without caches
-        return dict(self.__dict__, batches={})
+        return dict(self.__dict__, batches={}, eval_batches={}, suffixes={}, suffix_hashes=np.zeros(0, dtype=np.uint64))
 
     # -- per label batch (cached)
     def _batch(self, task: str, labels: tuple) -> _Batch:
@@ -505,19 +548,24 @@ class InstructRenderer:
             return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
         return np.concatenate(records), pa.chunked_array(labels, pa.string())
 
-    def _batches(self, record_ids: list, tasks: list, golds: list, gold_pairs: tuple) -> list:
-        """The label batches (``_Batch``) of each record's rows; ``gold_pairs`` as ``_gold_pairs``."""
+    def _eval_batches(self, task: str) -> "_EvalBatches":
+        batches = self.eval_batches.get(task)
+        if batches is None:
+            k, labels = self.options.batch_size(task), self.all_labels
+            batches = self.eval_batches[task] = _EvalBatches([self._batch(task, tuple(labels[i : i + k])) for i in range(0, len(labels), k)])
+        return batches
+
+    def _batches(self, record_ids: list, record_hashes: np.ndarray, tasks: list, golds: list, gold_pairs: tuple) -> list:
+        """The label batches (``_Batch``) of each record's rows; ``gold_pairs`` as ``_gold_pairs``.
+        An evaluation record whose labels are all in the schema gets its task's ``_EvalBatches``."""
         options, all_labels, rank = self.options, self.all_labels, self.rank
         out = []
         if not self.train:  # the whole schema, then any gold label it lacks
             for task, gold in zip(tasks, golds):
-                k = options.batch_size(task)
                 if rank.keys() >= gold.keys():
-                    batches = self.eval_batches.get((task, k))
-                    if batches is None:
-                        batches = self.eval_batches[task, k] = [self._batch(task, tuple(all_labels[i : i + k])) for i in range(0, len(all_labels), k)]
-                    out.append(batches)
+                    out.append(self._eval_batches(task))
                 else:
+                    k = options.batch_size(task)
                     labels = all_labels + [label for label in gold if label not in rank]
                     out.append([self._batch(task, tuple(labels[i : i + k])) for i in range(0, len(labels), k)])
             return out
@@ -531,7 +579,7 @@ class InstructRenderer:
                 wanted.append(k)
             else:
                 wanted.append(None)
-        ranking = self.ranker.rank(record_ids, *gold_pairs, max(filter(None, wanted), default=0)).tolist()
+        ranking = self.ranker.rank(record_hashes, *gold_pairs, max(filter(None, wanted), default=0)).tolist()
         for task, gold, w, ranked in zip(tasks, golds, wanted, ranking):
             if w is None:
                 out.append([])  # an all-empty record beyond the cap (counted in the build report)
@@ -545,18 +593,36 @@ class InstructRenderer:
 
     # -- a table
     def render(self, table: pa.Table) -> pa.Table:
+        with gc_paused():
+            return self._render(table)
+
+    def _suffixes(self, kind: str, count: int) -> list:
+        """Indices of the row id suffixes ``<kind>0`` ... ``<kind><count-1>``."""
+        out = []
+        for b in range(count):
+            suffix = f"{kind}{b}"
+            index = self.suffixes.get(suffix)
+            if index is None:
+                index = self.suffixes[suffix] = len(self.suffixes)
+                self.suffix_hashes = np.append(self.suffix_hashes, hash64([suffix], self.options.seed))
+            out.append(index)
+        return out
+
+    def _render(self, table: pa.Table) -> pa.Table:
         ids = table.column("id").to_pylist()
+        record_hashes = hash64(ids, self.options.seed)
         tasks = table.column("task").to_pylist()
         annotations = {
             task: _annotations(table.column(TASK_COLUMN[task]).combine_chunks(), task) for task in set(tasks) if task in TASK_COLUMN
         }
         subtasks = self.train and self.options.subtasks
-        # Per row, in the loop: the record it comes from, its id, its answer and its prompt. A prompt
-        # is what decides the instruction besides the template: (task, _Batch, None) or, for EEA,
-        # ("EEA", None, (event type, trigger, roles)). Templates, instructions, schema lists and
-        # tasks are then resolved per distinct prompt, with numpy and Arrow.
-        rows_record, rows_id, rows_output, rows_prompt = [], [], [], []
+        # Per row, in the loop: the record it comes from, its id suffix, its answer and its prompt.
+        # A prompt is what decides the instruction besides the template: a _Batch, its _Subtask
+        # (EET rows) or, for EEA, (event type, trigger, roles). Row ids, templates, instructions,
+        # schema lists and tasks are then resolved with numpy and Arrow.
+        rows_record, rows_suffix, rows_output, rows_prompt = [], [], [], []
         prompts: dict = {}  # prompt -> index
+        shared: dict = {}  # _EvalBatches -> (suffix indices, prompt indices) in this table
 
         golds = []  # per record: label -> its answer items, deduplicated (NER, RE), in record order
         for i, task in enumerate(tasks):
@@ -570,12 +636,25 @@ class InstructRenderer:
                 elif items[j] not in bucket:
                     bucket.append(items[j])
             golds.append(gold)
-        record_batches = self._batches(ids, tasks, golds, self._gold_pairs(tasks, annotations))
+        record_batches = self._batches(ids, record_hashes, tasks, golds, self._gold_pairs(tasks, annotations))
 
-        for i, (record_id, task, gold, batches) in enumerate(zip(ids, tasks, golds, record_batches)):
+        for i, (task, gold, batches) in enumerate(zip(tasks, golds, record_batches)):
+            if isinstance(batches, _EvalBatches):  # the common evaluation record: whole rows at once
+                if batches not in shared:
+                    shared[batches] = (self._suffixes(task.lower(), len(batches)), [prompts.setdefault(batch, len(prompts)) for batch in batches])
+                suffixes, prompt_indices = shared[batches]
+                outputs = batches.empty
+                if gold:
+                    outputs = list(outputs)
+                    for b in {batches.of_label[label] for label in gold}:
+                        outputs[b] = dump_answer(self._answer(task, batches[b], gold))
+                rows_record.extend([i] * len(batches))
+                rows_suffix.extend(suffixes)
+                rows_output.extend(outputs)
+                rows_prompt.extend(prompt_indices)
+                continue
             answers = []
-            lower = task.lower()
-            for b, batch in enumerate(batches):
+            for batch, suffix in zip(batches, self._suffixes(task.lower(), len(batches))):
                 if gold and not gold.keys().isdisjoint(batch.labels):
                     answer = self._answer(task, batch, gold)
                     output = dump_answer(answer)
@@ -583,22 +662,22 @@ class InstructRenderer:
                     answer, output = None, batch.empty
                 answers.append(answer)
                 rows_record.append(i)
-                rows_id.append(f"{record_id}#{lower}{b}")
+                rows_suffix.append(suffix)
                 rows_output.append(output)
                 rows_prompt.append(prompts.setdefault(batch, len(prompts)))
             if not (subtasks and task == "EE"):
                 continue
-            for b, (batch, answer) in enumerate(zip(batches, answers)):
+            for batch, answer, suffix in zip(batches, answers, self._suffixes("eet", len(batches))):
                 if answer is None:
                     output = batch.empty
                 else:
                     output = dump_answer({name: [event["trigger"] for event in events] for name, events in answer.items()})
                 rows_record.append(i)
-                rows_id.append(f"{record_id}#eet{b}")
+                rows_suffix.append(suffix)
                 rows_output.append(output)
                 rows_prompt.append(prompts.setdefault(batch.subtask, len(prompts)))
             offsets, labels, items, _ = annotations[task]
-            for e, j in enumerate(range(offsets[i], offsets[i + 1])):
+            for j, suffix in zip(range(offsets[i], offsets[i + 1]), self._suffixes("eea", offsets[i + 1] - offsets[i])):
                 event_type = labels[j]
                 trigger, arguments = items[j]
                 event_roles = list(self.roles.get(event_type, []))
@@ -608,17 +687,20 @@ class InstructRenderer:
                     if text not in answer[role]:
                         answer[role].append(text)
                 rows_record.append(i)
-                rows_id.append(f"{record_id}#eea{e}")
+                rows_suffix.append(suffix)
                 rows_output.append(dump_answer(answer))
                 rows_prompt.append(prompts.setdefault((event_type, trigger, tuple(event_roles)), len(prompts)))
 
-        n = len(rows_id)
+        n = len(rows_record)
+        record_of_row = np.asarray(rows_record, dtype=np.int64)
+        suffix_of_row = np.asarray(rows_suffix, dtype=np.int64)
         keys = list(prompts)
         prompt_list = [self._prompt(key) for key in keys]  # (task, schema list)
         prompt_of_row = np.asarray(rows_prompt, dtype=np.int64)
-        # The template of each row: hash64(row id) modulo the number of its task's templates.
+        # The template of each row: its row hash modulo the number of its task's templates.
         counts = np.asarray([len(self.candidates[task]) for task, _ in prompt_list], dtype=np.uint64)
-        choice = (hash64(rows_id, self.options.seed) % counts[prompt_of_row]).astype(np.int64) if n else prompt_of_row
+        hashes = row_hashes(record_hashes[record_of_row], self.suffix_hashes[suffix_of_row])
+        choice = (hashes % counts[prompt_of_row]).astype(np.int64) if n else prompt_of_row
         pairs, pair_of_row = np.unique(prompt_of_row * _MAX_TEMPLATES + choice, return_inverse=True)
         texts, template_ids = [], []
         for pair in pairs.tolist():
@@ -628,10 +710,11 @@ class InstructRenderer:
             template_ids.append(template["id"])
         pair_of_row = pa.array(pair_of_row.reshape(-1), pa.int64())
         prompt_of_row = pa.array(prompt_of_row, pa.int64())
-        take = pa.array(rows_record, pa.int64())
+        take = pa.array(record_of_row, pa.int64())
+        record_id = table.column("id").take(take)
         columns = {
-            "id": pa.array(rows_id, pa.string()),
-            "record_id": table.column("id").take(take),
+            "id": pc.binary_join_element_wise(record_id, pa.array(list(self.suffixes), pa.string()).take(pa.array(suffix_of_row)), "#"),
+            "record_id": record_id,
             "corpus": table.column("corpus").take(take),
             "task": pa.array([task for task, _ in prompt_list], pa.string()).take(prompt_of_row),
             "split": pa.repeat(pa.scalar(self.split, pa.string()), n),

@@ -23,6 +23,7 @@ from chinchilla_datasets.instruct import (
     NegativeRanker,
     choose_template,
     corpus_stats,
+    hash64,
     load_answer,
     load_templates,
     parse_output,
@@ -82,14 +83,15 @@ def test_negative_ranking_is_co_occurrence_then_a_per_record_hash(case, seed, sc
     ranker = NegativeRanker(cooccur, labels, seed)
     record_of = [i for i, gold in enumerate(golds) for _ in gold + gold[:1]]  # a label repeated in a record
     flat = [label for gold in golds for label in gold + gold[:1]]
-    ranked = ranker.rank(ids, record_of, flat, size)
-    ties = ranker.tie_keys(ids)
+    hashes = hash64(ids, seed)
+    ranked = ranker.rank(hashes, record_of, flat, size)
+    ties = ranker.tie_keys(hashes)
     for i, gold in enumerate(golds):
         score = {b: sum(cooccur.get(g, {}).get(labels[b], 0) for g in gold) for b in range(size)}
         # (gold labels are never taken as negatives: among them, only the hash orders)
         expected = sorted(range(size), key=lambda b: (labels[b] in gold, 0 if labels[b] in gold else -score[b], int(ties[i, b])))
         assert ranked[i].tolist() == expected
-    top = ranker.rank(ids, record_of, flat, 2)
+    top = ranker.rank(hashes, record_of, flat, 2)
     assert top.shape == (len(golds), min(2, size)) and (top == ranked[:, : min(2, size)]).all()
 
 
