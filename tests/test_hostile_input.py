@@ -633,8 +633,10 @@ def test_one_bad_line_spoils_only_its_record(name, harness, data):
     lines, final = split_lines(source.data)
     i = data.draw(st.sampled_from([i for i, line in enumerate(lines) if line.strip()]), label="line index")
     bad = data.draw(hostile_line(lines[i], name), label="bad line")
-    # A blank replacement would split a block into two records: not what is tested here.
-    assume(bad.decode("utf-8", errors="replace").strip())
+    # A blank replacement would split a block into two records: not what is tested here. (A BOM
+    # opening the file is an encoding mark, not text: a first line of only a BOM is blank too.)
+    text = bad.decode("utf-8", errors="replace")
+    assume((text.lstrip("\ufeff") if i == 0 else text).strip())
     content = join_lines(lines[:i] + [bad] + lines[i + 1 :], final)
     good = h.baseline(source)
     after = h.run(source.name, content)
