@@ -234,13 +234,6 @@ def _table_stats(tables: Iterable[pa.Table], schema: dict, options: InstructOpti
     }
 
 
-def negatives_wanted(gold_count: int, absent_count: int, k: int, options: InstructOptions) -> int:
-    """How many negative types a training record with ``gold_count`` gold types gets: about
-    ``negative_ratio`` per gold type, within the room its batches leave and the absent types."""
-    batches = math.ceil(gold_count / k)
-    return max(0, min(absent_count, math.ceil(options.negative_ratio * gold_count), batches * k - gold_count))
-
-
 def train_batches(gold: list, negatives: list, k: int, rank: "_Rank") -> list:
     """Gold labels plus negatives (hardest first), spread so that every batch holds a gold label;
     each batch in schema order (``rank``: ``{label: position}``, labels outside the schema last)."""
@@ -479,6 +472,7 @@ class InstructRenderer:
         self.rank = _Rank(self.order)
         self.batches: dict = {}  # label tuple -> _Batch
         self.eval_batches: dict = {}  # task -> _EvalBatches
+        self.fast_tasks = {task: self._fast_parts(task) for task in ("NER", "RE", "EE")}
         self.suffixes: dict = {}  # row id suffix ("re0", "eet1", "eea2", ...) -> index
         self.suffix_hashes = np.zeros(0, dtype=np.uint64)
 
@@ -569,32 +563,137 @@ class InstructRenderer:
                     labels = all_labels + [label for label in gold if label not in rank]
                     out.append([self._batch(task, tuple(labels[i : i + k])) for i in range(0, len(labels), k)])
             return out
-        threshold = self.stats["empty_threshold"]
-        wanted = []  # negatives per record (an all-empty record kept: k labels; beyond the cap: None)
-        for record_id, task, gold in zip(record_ids, tasks, golds):
-            k = options.batch_size(task)
-            if gold:
-                wanted.append(negatives_wanted(len(gold), len(all_labels) - len(rank.keys() & gold), k, options))
-            elif _hash(options.seed, "empty", record_id) <= threshold:
-                wanted.append(k)
-            else:
-                wanted.append(None)
-        ranking = self.ranker.rank(record_hashes, *gold_pairs, max(filter(None, wanted), default=0)).tolist()
-        for task, gold, w, ranked in zip(tasks, golds, wanted, ranking):
-            if w is None:
-                out.append([])  # an all-empty record beyond the cap (counted in the build report)
-                continue
-            chosen = [all_labels[j] for j in ranked[:w]]
-            if gold:
-                out.append([self._batch(task, tuple(batch)) for batch in train_batches(list(gold), chosen, options.batch_size(task), rank)])
-            else:
-                out.append([self._batch(task, tuple(chosen))])
+        wanted, ranking = self._train_plan(record_ids, record_hashes, tasks, golds, gold_pairs)
+        for task, gold, w, ranked in zip(tasks, golds, wanted, ranking.tolist()):
+            out.append(self._train_record_batches(task, gold, w, ranked))
         return out
+
+    def _train_plan(self, record_ids: list, record_hashes: np.ndarray, tasks: list, golds: list, gold_pairs: tuple) -> tuple:
+        """``(wanted, ranking)`` of the training records of a table: how many negatives each gets
+        (an all-empty record kept: k labels; beyond the cap: None) and the ranked schema positions."""
+        options, size = self.options, len(self.all_labels)
+        record_of, labels = gold_pairs
+        # How many negatives each record gets: about negative_ratio per gold label, within the room
+        # its batches leave and the schema labels it lacks.
+        gold_count = np.fromiter(map(len, golds), dtype=np.int64, count=len(golds))
+        position = pc.fill_null(pc.index_in(labels, value_set=self.ranker.schema_labels), -1).to_numpy()
+        in_schema = np.bincount(np.unique(record_of[position >= 0] * max(size, 1) + position[position >= 0]) // max(size, 1), minlength=len(golds))
+        k = np.asarray([options.batch_size(task) for task in tasks], dtype=np.int64)
+        room = -(-gold_count // k) * k - gold_count
+        count = np.maximum(0, np.minimum(np.minimum(size - in_schema, np.ceil(options.negative_ratio * gold_count).astype(np.int64)), room))
+        wanted = count.tolist()
+        threshold = self.stats["empty_threshold"]
+        for i in np.flatnonzero(gold_count == 0).tolist():  # an all-empty record: k labels if kept
+            wanted[i] = int(k[i]) if _hash(options.seed, "empty", record_ids[i]) <= threshold else None
+        return wanted, self.ranker.rank(record_hashes, *gold_pairs, max(filter(None, wanted), default=0))
+
+    def _train_record_batches(self, task: str, gold: dict, wanted: Optional[int], ranked: list) -> list:
+        if wanted is None:
+            return []  # an all-empty record beyond the cap (counted in the build report)
+        chosen = [self.all_labels[j] for j in ranked[:wanted]]
+        if not gold:
+            return [self._batch(task, tuple(chosen))]
+        return [self._batch(task, tuple(batch)) for batch in train_batches(list(gold), chosen, self.options.batch_size(task), self.rank)]
 
     # -- a table
     def render(self, table: pa.Table) -> pa.Table:
         with gc_paused():
             return self._render(table)
+
+    def _fast_parts(self, task: str) -> Optional[dict]:
+        """What the vectorized training rows of ``task`` need (``_fast_train_rows``), or None when
+        they cannot be built that way: readable names shared by two labels, or a template whose
+        only placeholder is not one ``{schema}``."""
+        names = [self.display[label] for label in self.all_labels]
+        if len(set(names)) != len(names) or not names:
+            return None
+        prefixes, suffixes = [], []
+        for template in self.candidates[task]:
+            text = template["text"]
+            if template_placeholders(text) != {"schema"} or text.count("{schema}") != 1 or "{{schema}}" in text:
+                return None
+            before, after = text.split("{schema}")
+            prefixes.append(before.format())  # (unescapes {{ and }})
+            suffixes.append(after.format())
+        roles = self.roles if task == "EE" else {}
+        return {
+            "names": pa.array(names, pa.string()),
+            "described": pa.array([describe([label], self.display, roles) for label in self.all_labels], pa.string()),
+            "name_keys": [orjson.dumps(name) + b":" for name in names],
+            "empty_items": pa.array([orjson.dumps(name) + b":[]" for name in names], pa.binary()),
+            "prefixes": pa.array(prefixes, pa.string()),
+            "suffixes": pa.array(suffixes, pa.string()),
+            "template_ids": pa.array([t["id"] for t in self.candidates[task]], pa.string()),
+        }
+
+    def _fast_train_rows(self, table: pa.Table, records: np.ndarray, task: str, golds: list, wanted: list, ranking: np.ndarray, record_hashes: np.ndarray) -> pa.Table:
+        """The training rows of ``records`` (table positions; every gold label in the schema, no
+        sub-task rows) built with numpy and Arrow: the rows ``render``'s loop would give, in order.
+
+        Each record's labels -- gold labels in order of appearance, then its ranked negatives --
+        are dealt to its batches (label ``t`` to batch ``t % batches``); a batch lists its labels in
+        schema order. An answer is the JSON members of its labels joined, each member either the
+        label's gold items (one ``orjson.dumps`` per record and gold label) or ``[]``."""
+        parts, order, k = self.fast_tasks[task], self.order, self.options.batch_size(task)
+        size = len(self.all_labels)
+        gold_positions, gold_members = [], []
+        for i in records.tolist():
+            for label, items in golds[i].items():
+                position = order[label]
+                gold_positions.append(position)
+                gold_members.append(parts["name_keys"][position] + orjson.dumps(items))
+        local = np.arange(len(records))
+        gold_count = np.fromiter((len(golds[i]) for i in records.tolist()), dtype=np.int64, count=len(records))
+        negative_count = np.fromiter((wanted[i] for i in records.tolist()), dtype=np.int64, count=len(records))
+        batches = -(-gold_count // k)
+        # Every (record, label) element: its record, schema position, rank t within the record and
+        # answer member (an index into [empty members of the schema..., gold members...]).
+        gold_record = np.repeat(local, gold_count)
+        gold_t = np.arange(len(gold_record)) - np.repeat(np.cumsum(gold_count) - gold_count, gold_count)
+        width = ranking.shape[1]
+        taken = np.arange(width)[None, :] < negative_count[:, None]
+        negative_positions = ranking[records][taken]
+        negative_record = np.repeat(local, negative_count)
+        negative_t = gold_count[negative_record] + np.arange(len(negative_record)) - np.repeat(np.cumsum(negative_count) - negative_count, negative_count)
+        element_record = np.concatenate([gold_record, negative_record])
+        element_position = np.concatenate([np.asarray(gold_positions, dtype=np.int64), negative_positions])
+        element_member = np.concatenate([size + np.arange(len(gold_record)), negative_positions])
+        row_base = np.cumsum(batches) - batches
+        element_row = row_base[element_record] + np.concatenate([gold_t, negative_t]) % batches[element_record]
+        sort = np.lexsort((element_position, element_row))
+        rows = int(batches.sum())
+        offsets = pa.array(np.concatenate([[0], np.cumsum(np.bincount(element_row, minlength=rows))]), pa.int32())
+        positions = pa.array(element_position[sort])
+
+        def listed(values: pa.Array) -> pa.ListArray:
+            return pa.ListArray.from_arrays(offsets, values)
+
+        members = pa.concat_arrays([parts["empty_items"], pa.array(gold_members, pa.binary())]).take(pa.array(element_member[sort]))
+        outputs = pc.binary_join_element_wise(b"{", pc.binary_join(listed(members), b","), b"}", b"")
+        # Row ids, templates and instructions.
+        row_record = local.repeat(batches)
+        row_b = np.arange(rows) - np.repeat(row_base, batches)
+        suffix_of_row = np.asarray(self._suffixes(task.lower(), int(batches.max(initial=0))), dtype=np.int64)[row_b]
+        table_record = records[row_record]
+        hashes = row_hashes(record_hashes[table_record], self.suffix_hashes[suffix_of_row])
+        choice = pa.array((hashes % np.uint64(len(parts["template_ids"]))).astype(np.int64))
+        schema_text = pc.binary_join(listed(parts["described"].take(positions)), "、")
+        take = pa.array(table_record)
+        record_id = table.column("id").take(take)
+        columns = {
+            "id": pc.binary_join_element_wise(record_id, pa.array(list(self.suffixes), pa.string()).take(pa.array(suffix_of_row)), "#"),
+            "record_id": record_id,
+            "corpus": table.column("corpus").take(take),
+            "task": pa.repeat(pa.scalar(task, pa.string()), rows),
+            "split": pa.repeat(pa.scalar(self.split, pa.string()), rows),
+            "instruction": pc.binary_join_element_wise(parts["prefixes"].take(choice), schema_text, parts["suffixes"].take(choice), ""),
+            "input": table.column("text").take(take),
+            "output": outputs.cast(pa.string()),
+            "template_id": parts["template_ids"].take(choice),
+            "schema": listed(parts["names"].take(positions)),
+            "params": pa.repeat(pa.scalar(self.params, pa.string()), rows),
+        }
+        return _instruct_table(columns), table_record
 
     def _suffixes(self, kind: str, count: int) -> list:
         """Indices of the row id suffixes ``<kind>0`` ... ``<kind><count-1>``."""
@@ -636,7 +735,30 @@ class InstructRenderer:
                 elif items[j] not in bucket:
                     bucket.append(items[j])
             golds.append(gold)
-        record_batches = self._batches(ids, record_hashes, tasks, golds, self._gold_pairs(tasks, annotations))
+        gold_pairs = self._gold_pairs(tasks, annotations)
+        fast = None
+        if not self.train:
+            record_batches = self._batches(ids, record_hashes, tasks, golds, gold_pairs)
+        else:
+            wanted, ranking = self._train_plan(ids, record_hashes, tasks, golds, gold_pairs)
+            # Records whose rows the vectorized path builds: gold labels all in the schema, a task
+            # it can render, no sub-task rows. The others go through the loop below.
+            is_fast = [
+                bool(gold) and w is not None and self.fast_tasks.get(task) is not None and not (subtasks and task == "EE") and self.rank.keys() >= gold.keys()
+                for task, gold, w in zip(tasks, golds, wanted)
+            ]
+            ranked = ranking.tolist()
+            record_batches = [
+                () if quick else self._train_record_batches(task, gold, w, ranked[i])
+                for i, (quick, task, gold, w) in enumerate(zip(is_fast, tasks, golds, wanted))
+            ]
+            fast_records = np.flatnonzero(is_fast)
+            if len(fast_records):
+                pieces = [
+                    self._fast_train_rows(table, fast_records[[tasks[i] == task for i in fast_records.tolist()]], task, golds, wanted, ranking, record_hashes)
+                    for task in sorted({tasks[i] for i in fast_records.tolist()})
+                ]
+                fast = (pa.concat_tables([piece for piece, _ in pieces]), np.concatenate([rows for _, rows in pieces]))
 
         for i, (task, gold, batches) in enumerate(zip(tasks, golds, record_batches)):
             if isinstance(batches, _EvalBatches):  # the common evaluation record: whole rows at once
@@ -725,7 +847,18 @@ class InstructRenderer:
             "schema": pa.array([names for _, names in prompt_list], pa.list_(pa.string())).take(prompt_of_row),
             "params": pa.repeat(pa.scalar(self.params, pa.string()), n),
         }
-        return pa.Table.from_arrays([c if isinstance(c, pa.ChunkedArray) else pa.chunked_array([c]) for c in columns.values()], schema=INSTRUCT_SCHEMA)
+        table_out = _instruct_table(columns)
+        if fast is None:
+            return table_out
+        if not table_out.num_rows:
+            return fast[0]
+        # Fast and loop rows together, in record order (each record's rows are all in one of them).
+        order = np.argsort(np.concatenate([record_of_row, fast[1]]), kind="stable")
+        return pa.concat_tables([table_out, fast[0]]).take(pa.array(order))
+
+
+def _instruct_table(columns: dict) -> pa.Table:
+    return pa.Table.from_arrays([c if isinstance(c, pa.ChunkedArray) else pa.chunked_array([c]) for c in columns.values()], schema=INSTRUCT_SCHEMA)
 
 
 def render_records(records: Iterable[dict], split: str, schema: dict, options: InstructOptions, stats: Optional[dict] = None) -> Iterator[dict]:

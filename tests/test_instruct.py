@@ -116,6 +116,30 @@ def test_renderer_takes_arrow_tables_and_returns_the_instruct_schema():
     assert out.to_pylist() == list(render_records(records, "validation", SCHEMA, InstructOptions(ner_batch=3)))
 
 
+@pytest.mark.parametrize("options", [InstructOptions(), InstructOptions(ner_batch=2, negative_ratio=2.0)])
+def test_vectorized_training_rows_equal_the_loop(options):
+    """Training rows of plain records are built with numpy and Arrow; the per-record loop (which
+    renders the rest: all-empty records, labels outside the schema, sub-tasks) gives the same table."""
+    rng = np.random.default_rng(7)
+    types = [t for t, _ in SCHEMA["types"]]
+    mentions = ["张三", "北京", "华星公司", "李四", '带"引号\\的'] 
+    records = [
+        ner_record(i, [(types[j], mentions[int(rng.integers(len(mentions)))]) for j in rng.choice(len(types), int(rng.integers(0, 5)), replace=False)])
+        for i in range(300)
+    ]
+    records[5]["entities"].append({"type": "NOT_IN_SCHEMA", "text": "张三", "start": 0, "end": 2})
+    stats = corpus_stats(records, SCHEMA, options)
+    table = pa.Table.from_pylist(records)
+    fast = InstructRenderer("train", SCHEMA, options, stats)
+    loop = InstructRenderer("train", SCHEMA, options, stats)
+    loop.fast_tasks = dict.fromkeys(loop.fast_tasks)  # no vectorized path
+    assert fast(table).equals(loop(table))
+    rows = fast(table).to_pylist()
+    assert {r["record_id"] for r in rows} >= {r["id"] for r in records if r["entities"]}
+    for row in rows:
+        assert list(json.loads(row["output"])) == row["schema"]
+
+
 def ner_record(i, entities, text="张三在北京的华星公司工作"):
     ents = [{"type": t, "text": m, "start": text.find(m), "end": text.find(m) + len(m)} for t, m in entities]
     return {"id": f"c-train-{i}", "corpus": "c", "task": "NER", "text": text, "entities": ents, "relations": [], "events": [], "flags": []}
