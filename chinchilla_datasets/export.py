@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -30,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from datasets.table import InMemoryTable
 
 from . import base
 from .instruct import TRAIN_SPLIT, InstructOptions, InstructRenderer, table_stats
@@ -39,6 +41,7 @@ from .schema import INSTRUCT_FEATURES, TASK_COLUMN, UNIFIED_FEATURES
 REPORT_FILE = "build_report.json"
 ROW_GROUP_ROWS = 10_000
 RENDER_BATCH = 2_000  # unified records per Dataset.map call of the instruct view
+RENDER_CHUNK_ROWS = 50_000  # unified records held in memory at a time while rendering (a multiple of RENDER_BATCH)
 # A split of more rows is written as several Parquet files (shards), so that readers on several
 # nodes (datasets.distributed.split_dataset_by_node) read disjoint files. A multiple of ROW_GROUP_ROWS.
 SHARD_ROWS = 100_000
@@ -267,29 +270,58 @@ def render_instruct(unified: datasets.DatasetDict, schema: dict, options: Instru
     """The instruct view of a unified DatasetDict with ``Dataset.map``, and per-split notes for the report.
 
     ``map`` hands the renderer Arrow tables (``arrow`` format) of only the columns it reads and
-    writes the Arrow tables it returns: no row is converted to a Python dict on either side."""
+    writes the Arrow tables it returns: no row is converted to a Python dict on either side. The
+    unified rows are read from their cache files with ordinary file reads (``arrow_batches``), a
+    chunk of ``RENDER_CHUNK_ROWS`` at a time, into an in-memory dataset that ``map`` renders into a
+    cache file beside the unified ones; the split is the concatenation of those files. (``map``
+    over the memory-mapped unified dataset kept every page it read resident: memory grew with
+    the input.)"""
     out, notes = {}, {}
     for split, ds in unified.items():
         column = TASK_COLUMN.get(ds.data.column("task")[0].as_py()) if len(ds) else None
         stats = None
         if split == TRAIN_SPLIT:  # (no column: no row)
-            tables = ds.select_columns(["id", "task", column]).with_format("arrow").iter(batch_size=10_000) if column else ()
+            tables = (pa.Table.from_batches([batch.select(["id", "task", column])]) for batch in arrow_batches(ds)) if column else ()
             stats = table_stats(tables, schema, options)
-        needed = ds.select_columns(["id", "corpus", "task", "text", column]) if column else ds
-        out[split] = needed.with_format("arrow").map(
-            InstructRenderer(split, schema, options, stats),
-            batched=True,
-            batch_size=RENDER_BATCH,
-            remove_columns=needed.column_names,
-            features=INSTRUCT_FEATURES,
-            num_proc=num_proc if num_proc > 1 else None,
-            load_from_cache_file=False,
-            desc=f"{desc}/{split}",
-        ).with_format(None)
+        renderer = InstructRenderer(split, schema, options, stats)
+        folder = os.path.dirname(ds.cache_files[0]["filename"]) if ds.cache_files else None
+        parts = []
+        for chunk in _chunks(arrow_batches(ds), ["id", "corpus", "task", "text", column] if column else None):
+            # Fingerprints given, not computed: datasets would hash the whole chunk, then the renderer.
+            name = f"instruct-{split}-{uuid.uuid4().hex}"
+            part = datasets.Dataset(InMemoryTable(chunk), fingerprint=f"{name}-in").with_format("arrow")
+            parts.append(
+                part.map(
+                    renderer,
+                    batched=True,
+                    batch_size=RENDER_BATCH,
+                    remove_columns=part.column_names,
+                    features=INSTRUCT_FEATURES,
+                    num_proc=num_proc if num_proc > 1 else None,
+                    load_from_cache_file=False,
+                    cache_file_name=os.path.join(folder, f"{name}.arrow") if folder else None,
+                    new_fingerprint=name,
+                    desc=f"{desc}/{split}",
+                ).with_format(None)
+            )
+        out[split] = datasets.concatenate_datasets(parts) if parts else datasets.Dataset.from_dict({}, features=INSTRUCT_FEATURES)
         notes[split] = {"instruct": len(out[split])}
         if stats:
             notes[split].update(empty_records=stats["empty_records"], empty_records_kept=stats["empty_kept"])
     return datasets.DatasetDict(out), notes
+
+
+def _chunks(batches, columns: Optional[list]):
+    """Record batches regrouped into tables of about ``RENDER_CHUNK_ROWS`` rows (of ``columns``)."""
+    pending, rows = [], 0
+    for batch in batches:
+        pending.append(batch.select(columns) if columns else batch)
+        rows += batch.num_rows
+        if rows >= RENDER_CHUNK_ROWS:
+            yield pa.Table.from_batches(pending)
+            pending, rows = [], 0
+    if rows:
+        yield pa.Table.from_batches(pending)
 
 
 def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, options: InstructOptions = InstructOptions()) -> CorpusOutput:
