@@ -288,7 +288,7 @@ def render_instruct(unified: datasets.DatasetDict, schema: dict, options: Instru
         parts = []
         for chunk in _chunks(arrow_batches(ds), ["id", "corpus", "task", "text", column] if column else None):
             # Fingerprints given, not computed: datasets would hash the whole chunk, then the renderer.
-            name = f"instruct-{split}-{uuid.uuid4().hex}"
+            name = f"instruct-{uuid.uuid4().hex}"  # (fingerprints: at most 64 characters, num_proc suffixes included)
             part = datasets.Dataset(InMemoryTable(chunk), fingerprint=f"{name}-in").with_format("arrow")
             parts.append(
                 part.map(
