@@ -206,7 +206,9 @@ class ParquetSplitWriter:
         while done < rows:
             if self.writer is None or self.file_rows >= self.shard_rows:
                 self._open()
-            group = table.slice(done, min(rows - done, self.shard_rows - self.file_rows))
+            # One contiguous chunk per row group: the writer cuts pages at chunk boundaries, so
+            # the bytes would depend on how the rows arrived (e.g. one Arrow file per num_proc shard).
+            group = table.slice(done, min(rows - done, self.shard_rows - self.file_rows)).combine_chunks()
             self.writer.write_table(group)
             self.file_rows += group.num_rows
             done += group.num_rows
