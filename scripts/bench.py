@@ -27,6 +27,7 @@ mapping lives, so a step that reads a whole mapped file shows there.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -657,6 +658,14 @@ TARGETS = {
 }
 
 
+def tree_sha256(folder: Path) -> str:
+    """sha256 over the relative paths and contents of every file under ``folder``, in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def run(scale: float, names: Optional[list], num_proc: int, work: Path, log: Callable[[str], None]) -> dict:
     sampler = MemorySampler()
     sampler.start()
@@ -714,6 +723,8 @@ def run(scale: float, names: Optional[list], num_proc: int, work: Path, log: Cal
     sampler.enter("collection:end")
     result["collection_s"] = round(seconds, 2)
     result["collection_mb"] = round(sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20, 1)
+    # One digest of every file of the build: runs with different --num-proc must print the same.
+    result["collection_sha256"] = tree_sha256(out)
     log(f"collection: {seconds:.1f}s")
     shutil.rmtree(out.parent, ignore_errors=True)
 
