@@ -452,8 +452,10 @@ class InstructRenderer:
 
     Rows of the same label batch share their instruction, their empty answer and their ``schema``
     list; the columns copied from the record (``record_id``, ``corpus``, ``input``) are Arrow
-    ``take``s. What is left in Python per row is its id, its template hash and its answer when it
-    has gold annotations."""
+    ``take``s; row ids, templates and negatives are computed for a whole table with numpy. Plain
+    training records are rendered entirely with numpy and Arrow (``_fast_train_rows``); the other
+    records (evaluation, all-empty, labels outside the schema, EE sub-tasks) by a loop whose Python
+    work per row is little more than its answer."""
 
     def __init__(self, split: str, schema: dict, options: Optional[InstructOptions] = None, stats: Optional[dict] = None):
         self.split = split
@@ -542,30 +544,25 @@ class InstructRenderer:
             return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
         return np.concatenate(records), pa.chunked_array(labels, pa.string())
 
-    def _eval_batches(self, task: str) -> "_EvalBatches":
+    def _schema_batches(self, task: str) -> "_EvalBatches":
         batches = self.eval_batches.get(task)
         if batches is None:
             k, labels = self.options.batch_size(task), self.all_labels
             batches = self.eval_batches[task] = _EvalBatches([self._batch(task, tuple(labels[i : i + k])) for i in range(0, len(labels), k)])
         return batches
 
-    def _batches(self, record_ids: list, record_hashes: np.ndarray, tasks: list, golds: list, gold_pairs: tuple) -> list:
-        """The label batches (``_Batch``) of each record's rows; ``gold_pairs`` as ``_gold_pairs``.
-        An evaluation record whose labels are all in the schema gets its task's ``_EvalBatches``."""
-        options, all_labels, rank = self.options, self.all_labels, self.rank
+    def _evaluation_batches(self, tasks: list, golds: list) -> list:
+        """The label batches (``_Batch``) of each evaluation record's rows: the whole schema, then
+        any gold label it lacks. A record whose labels are all in the schema gets its task's
+        ``_EvalBatches``."""
         out = []
-        if not self.train:  # the whole schema, then any gold label it lacks
-            for task, gold in zip(tasks, golds):
-                if rank.keys() >= gold.keys():
-                    out.append(self._eval_batches(task))
-                else:
-                    k = options.batch_size(task)
-                    labels = all_labels + [label for label in gold if label not in rank]
-                    out.append([self._batch(task, tuple(labels[i : i + k])) for i in range(0, len(labels), k)])
-            return out
-        wanted, ranking = self._train_plan(record_ids, record_hashes, tasks, golds, gold_pairs)
-        for task, gold, w, ranked in zip(tasks, golds, wanted, ranking.tolist()):
-            out.append(self._train_record_batches(task, gold, w, ranked))
+        for task, gold in zip(tasks, golds):
+            if self.rank.keys() >= gold.keys():
+                out.append(self._schema_batches(task))
+            else:
+                k = self.options.batch_size(task)
+                labels = self.all_labels + [label for label in gold if label not in self.rank]
+                out.append([self._batch(task, tuple(labels[i : i + k])) for i in range(0, len(labels), k)])
         return out
 
     def _train_plan(self, record_ids: list, record_hashes: np.ndarray, tasks: list, golds: list, gold_pairs: tuple) -> tuple:
@@ -735,12 +732,11 @@ class InstructRenderer:
                 elif items[j] not in bucket:
                     bucket.append(items[j])
             golds.append(gold)
-        gold_pairs = self._gold_pairs(tasks, annotations)
         fast = None
         if not self.train:
-            record_batches = self._batches(ids, record_hashes, tasks, golds, gold_pairs)
+            record_batches = self._evaluation_batches(tasks, golds)
         else:
-            wanted, ranking = self._train_plan(ids, record_hashes, tasks, golds, gold_pairs)
+            wanted, ranking = self._train_plan(ids, record_hashes, tasks, golds, self._gold_pairs(tasks, annotations))
             # Records whose rows the vectorized path builds: gold labels all in the schema, a task
             # it can render, no sub-task rows. The others go through the loop below.
             is_fast = [
