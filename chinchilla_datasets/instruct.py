@@ -291,10 +291,15 @@ class NegativeRanker:
         from the records' ``hash64`` (of their ids, with the seed)."""
         return mix64(record_hashes[:, None] ^ self.label_hashes[None, :])
 
-    def rank(self, record_hashes: np.ndarray, record_of: np.ndarray, labels, top: int) -> np.ndarray:
+    def schema_positions(self, labels) -> np.ndarray:
+        """The schema position of each label (an Arrow string array), -1 outside the schema."""
+        return pc.fill_null(pc.index_in(labels, value_set=self.schema_labels), -1).to_numpy()
+
+    def rank(self, record_hashes: np.ndarray, record_of: np.ndarray, labels, top: int, positions: Optional[np.ndarray] = None) -> np.ndarray:
         """``(records, top)`` schema positions: each record's first ``top`` labels in ranking order.
         The gold labels come flat: ``labels[j]`` (an Arrow string array or a list) belongs to
-        record ``record_of[j]``; repeats are fine."""
+        record ``record_of[j]``; repeats are fine. ``positions``: their ``schema_positions``, if
+        the caller has them already."""
         n, size = len(record_hashes), len(self.all_labels)
         top = min(top, size)
         labels = labels if isinstance(labels, (pa.Array, pa.ChunkedArray)) else pa.array(labels, pa.string())
@@ -308,7 +313,7 @@ class NegativeRanker:
             records, rows = pairs // len(self.rows), pairs % len(self.rows)
             starts = np.flatnonzero(np.r_[True, records[1:] != records[:-1]])
             score[records[starts]] = np.add.reduceat(self.matrix[rows], starts, axis=0)
-        position = pc.fill_null(pc.index_in(labels, value_set=self.schema_labels), -1).to_numpy()
+        position = self.schema_positions(labels) if positions is None else positions
         gold_in_schema = (record_of[position >= 0], position[position >= 0])
         score[gold_in_schema] = -1  # gold labels are never negatives: they rank last
         if top == 0:
@@ -573,7 +578,7 @@ class InstructRenderer:
         # How many negatives each record gets: about negative_ratio per gold label, within the room
         # its batches leave and the schema labels it lacks.
         gold_count = np.fromiter(map(len, golds), dtype=np.int64, count=len(golds))
-        position = pc.fill_null(pc.index_in(labels, value_set=self.ranker.schema_labels), -1).to_numpy()
+        position = self.ranker.schema_positions(labels)
         in_schema = np.bincount(np.unique(record_of[position >= 0] * max(size, 1) + position[position >= 0]) // max(size, 1), minlength=len(golds))
         k = np.asarray([options.batch_size(task) for task in tasks], dtype=np.int64)
         room = -(-gold_count // k) * k - gold_count
@@ -582,7 +587,7 @@ class InstructRenderer:
         threshold = self.stats["empty_threshold"]
         for i in np.flatnonzero(gold_count == 0).tolist():  # an all-empty record: k labels if kept
             wanted[i] = int(k[i]) if _hash(options.seed, "empty", record_ids[i]) <= threshold else None
-        return wanted, self.ranker.rank(record_hashes, *gold_pairs, max(filter(None, wanted), default=0))
+        return wanted, self.ranker.rank(record_hashes, record_of, labels, max(filter(None, wanted), default=0), positions=position)
 
     def _train_record_batches(self, task: str, gold: dict, wanted: Optional[int], ranked: list) -> list:
         if wanted is None:
