@@ -338,6 +338,13 @@ RENDER_CHUNK = 1000  # records per Arrow table when rendering Python records
 _MAX_TEMPLATES = 64  # templates per (task, language), at most: pairs (prompt, template) are packed in one int
 
 
+def _field(array: pa.Array, *path: str) -> pa.Array:
+    """A (nested) field of a struct array."""
+    for name in path:
+        array = pc.struct_field(array, name)
+    return array
+
+
 def _annotations(column: pa.Array, task: str) -> tuple:
     """``(offsets, labels, items, label_array)`` of a unified annotation column (a list<struct>
     Arrow array): record ``i``'s annotations are ``labels[offsets[i]:offsets[i+1]]`` (also as the
@@ -348,24 +355,19 @@ def _annotations(column: pa.Array, task: str) -> tuple:
     offsets = [0, *np.cumsum(lengths).tolist()]
     values = column.flatten()  # null lists contribute nothing
 
-    def field(array, *path):
-        for name in path:
-            array = pc.struct_field(array, name)
-        return array
-
     def nested(array, *path) -> tuple:  # a list<struct> field: its per-item counts and flattened values
-        inner = field(array, *path)
+        inner = _field(array, *path)
         counts = pc.fill_null(pc.list_value_length(inner), 0).to_pylist()
         return counts, inner.flatten()
 
-    label_array = field(values, "type")
+    label_array = _field(values, "type")
     labels = label_array.to_pylist()
     if task == "NER":
-        items = field(values, "text").to_pylist()
+        items = _field(values, "text").to_pylist()
     elif task == "RE":
-        heads, tails = field(values, "head", "text").to_pylist(), field(values, "tail", "text").to_pylist()
+        heads, tails = _field(values, "head", "text").to_pylist(), _field(values, "tail", "text").to_pylist()
         counts, qualifiers = nested(values, "qualifiers")
-        roles, texts = field(qualifiers, "role").to_pylist(), field(qualifiers, "text").to_pylist()
+        roles, texts = _field(qualifiers, "role").to_pylist(), _field(qualifiers, "text").to_pylist()
         items, q = [], 0
         for head, tail, count in zip(heads, tails, counts):
             item = {"head": head, "tail": tail}
@@ -374,14 +376,69 @@ def _annotations(column: pa.Array, task: str) -> tuple:
                 q += count
             items.append(item)
     else:
-        triggers = field(values, "trigger", "text").to_pylist()
+        triggers = _field(values, "trigger", "text").to_pylist()
         counts, arguments = nested(values, "arguments")
-        roles, texts = field(arguments, "role").to_pylist(), field(arguments, "text").to_pylist()
+        roles, texts = _field(arguments, "role").to_pylist(), _field(arguments, "text").to_pylist()
         items, a = [], 0
         for trigger, count in zip(triggers, counts):
             items.append((trigger, list(zip(roles[a : a + count], texts[a : a + count]))))
             a += count
     return offsets, labels, items, label_array
+
+
+_JSON_ESCAPED = r'[\x00-\x1f"\\]'  # the characters a JSON string escapes (orjson keeps the rest as they are)
+
+
+def _json_strings(array: pa.Array) -> pa.Array:
+    """``orjson.dumps`` of each string of an Arrow array, vectorized: the string in quotes, and
+    through orjson the few strings with a character to escape. Nulls stay null."""
+    quoted = pc.binary_join_element_wise('"', array, '"', "")
+    escaped = pc.fill_null(pc.match_substring_regex(array, _JSON_ESCAPED), False)
+    if pc.any(escaped).as_py():
+        fixed = pa.array([orjson.dumps(value).decode() for value in array.filter(escaped).to_pylist()], pa.string())
+        quoted = pc.replace_with_mask(quoted, escaped, fixed)
+    return quoted
+
+
+def _joined(lengths: np.ndarray, values: pa.Array, separator: str) -> pa.Array:
+    """``values`` cut into consecutive runs (``lengths``), each run joined with ``separator``."""
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]), pa.int32())
+    return pc.binary_join(pa.ListArray.from_arrays(offsets, values), separator)
+
+
+def _nested_count(array: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _gold_items(values: pa.Array, task: str) -> tuple:
+    """``(items, triggers, ok)`` of flattened annotations (a struct array), with Arrow: each
+    one's answer item as compact JSON, the bytes ``dump_answer`` gives for the loop's item (NER: the
+    mention; RE: ``{"head","tail"[,"qualifiers"]}``; EE: ``{"trigger","arguments":[{"role","argument"}]}``),
+    each EE trigger as a JSON string (else None), and whether the item can be rendered this way:
+    not with a null field, nor a relation of several qualifiers (the loop compares those as dicts,
+    regardless of their order)."""
+    triggers = None
+    if task == "NER":
+        items = _json_strings(_field(values, "text"))
+        ok = True
+    elif task == "RE":
+        qualifiers = _field(values, "qualifiers")
+        count = _nested_count(qualifiers)
+        flat = qualifiers.flatten()
+        pairs = pc.binary_join_element_wise(_json_strings(_field(flat, "role")), _json_strings(_field(flat, "text")), ":")
+        listed = pc.binary_join_element_wise(',"qualifiers":{', _joined(count, pairs, ","), "}", "")
+        listed = pc.if_else(pa.array(count > 0), listed, "")
+        head, tail = _json_strings(_field(values, "head", "text")), _json_strings(_field(values, "tail", "text"))
+        items = pc.binary_join_element_wise('{"head":', head, ',"tail":', tail, listed, "}", "")
+        ok = count <= 1
+    else:
+        arguments = _field(values, "arguments")
+        flat = arguments.flatten()
+        listed = pc.binary_join_element_wise('{"role":', _json_strings(_field(flat, "role")), ',"argument":', _json_strings(_field(flat, "text")), "}", "")
+        triggers = _json_strings(_field(values, "trigger", "text"))
+        items = pc.binary_join_element_wise('{"trigger":', triggers, ',"arguments":[', _joined(_nested_count(arguments), listed, ","), "]}", "")
+        ok = True
+    return items, triggers, ok & pc.is_valid(items).to_numpy(zero_copy_only=False)
 
 
 class _Rank(dict):
@@ -534,21 +591,6 @@ class InstructRenderer:
                 merged.extend(item for item in items if task == "EE" or item not in merged)
         return answer
 
-    @staticmethod
-    def _gold_pairs(tasks: list, annotations: dict) -> tuple:
-        """``(record_of, labels)``: every annotation's label (Arrow) and the record it belongs to."""
-        records, labels = [], []
-        for task, (offsets, _, _, label_array) in annotations.items():
-            record_of = np.repeat(np.arange(len(tasks)), np.diff(offsets))
-            if len(annotations) > 1:  # a table of several tasks: each record's own task column
-                mine = np.asarray([t == task for t in tasks])[record_of]
-                record_of, label_array = record_of[mine], label_array.filter(pa.array(mine))
-            records.append(record_of)
-            labels.append(label_array)
-        if not records:
-            return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
-        return np.concatenate(records), pa.chunked_array(labels, pa.string())
-
     def _schema_batches(self, task: str) -> "_EvalBatches":
         batches = self.eval_batches.get(task)
         if batches is None:
@@ -570,25 +612,6 @@ class InstructRenderer:
                 out.append([self._batch(task, tuple(labels[i : i + k])) for i in range(0, len(labels), k)])
         return out
 
-    def _train_plan(self, record_ids: list, record_hashes: np.ndarray, tasks: list, golds: list, gold_pairs: tuple) -> tuple:
-        """``(wanted, ranking)`` of the training records of a table: how many negatives each gets
-        (an all-empty record kept: k labels; beyond the cap: None) and the ranked schema positions."""
-        options, size = self.options, len(self.all_labels)
-        record_of, labels = gold_pairs
-        # How many negatives each record gets: about negative_ratio per gold label, within the room
-        # its batches leave and the schema labels it lacks.
-        gold_count = np.fromiter(map(len, golds), dtype=np.int64, count=len(golds))
-        position = self.ranker.schema_positions(labels)
-        in_schema = np.bincount(np.unique(record_of[position >= 0] * max(size, 1) + position[position >= 0]) // max(size, 1), minlength=len(golds))
-        k = np.asarray([options.batch_size(task) for task in tasks], dtype=np.int64)
-        room = -(-gold_count // k) * k - gold_count
-        count = np.maximum(0, np.minimum(np.minimum(size - in_schema, np.ceil(options.negative_ratio * gold_count).astype(np.int64)), room))
-        wanted = count.tolist()
-        threshold = self.stats["empty_threshold"]
-        for i in np.flatnonzero(gold_count == 0).tolist():  # an all-empty record: k labels if kept
-            wanted[i] = int(k[i]) if _hash(options.seed, "empty", record_ids[i]) <= threshold else None
-        return wanted, self.ranker.rank(record_hashes, record_of, labels, max(filter(None, wanted), default=0), positions=position)
-
     def _train_record_batches(self, task: str, gold: dict, wanted: Optional[int], ranked: list) -> list:
         if wanted is None:
             return []  # an all-empty record beyond the cap (counted in the build report)
@@ -597,105 +620,15 @@ class InstructRenderer:
             return [self._batch(task, tuple(chosen))]
         return [self._batch(task, tuple(batch)) for batch in train_batches(list(gold), chosen, self.options.batch_size(task), self.rank)]
 
-    # -- a table
-    def render(self, table: pa.Table) -> pa.Table:
-        with gc_paused():
-            return self._render(table)
-
-    def _fast_parts(self, task: str) -> Optional[dict]:
-        """What the vectorized training rows of ``task`` need (``_fast_train_rows``), or None when
-        they cannot be built that way: readable names shared by two labels, or a template whose
-        only placeholder is not one ``{schema}``."""
-        names = [self.display[label] for label in self.all_labels]
-        if len(set(names)) != len(names) or not names:
-            return None
-        prefixes, suffixes = [], []
-        for template in self.candidates[task]:
-            text = template["text"]
-            if template_placeholders(text) != {"schema"} or text.count("{schema}") != 1 or "{{schema}}" in text:
-                return None
-            before, after = text.split("{schema}")
-            prefixes.append(before.format())  # (unescapes {{ and }})
-            suffixes.append(after.format())
-        roles = self.roles if task == "EE" else {}
-        return {
-            "names": pa.array(names, pa.string()),
-            "described": pa.array([describe([label], self.display, roles) for label in self.all_labels], pa.string()),
-            "name_keys": [orjson.dumps(name) + b":" for name in names],
-            "empty_items": pa.array([orjson.dumps(name) + b":[]" for name in names], pa.binary()),
-            "prefixes": pa.array(prefixes, pa.string()),
-            "suffixes": pa.array(suffixes, pa.string()),
-            "template_ids": pa.array([t["id"] for t in self.candidates[task]], pa.string()),
-        }
-
-    def _fast_train_rows(self, table: pa.Table, records: np.ndarray, task: str, golds: list, wanted: list, ranking: np.ndarray, record_hashes: np.ndarray) -> pa.Table:
-        """The training rows of ``records`` (table positions; every gold label in the schema, no
-        sub-task rows) built with numpy and Arrow: the rows ``render``'s loop would give, in order.
-
-        Each record's labels -- gold labels in order of appearance, then its ranked negatives --
-        are dealt to its batches (label ``t`` to batch ``t % batches``); a batch lists its labels in
-        schema order. An answer is the JSON members of its labels joined, each member either the
-        label's gold items (one ``orjson.dumps`` per record and gold label) or ``[]``."""
-        parts, order, k = self.fast_tasks[task], self.order, self.options.batch_size(task)
-        size = len(self.all_labels)
-        gold_positions, gold_members = [], []
-        for i in records.tolist():
-            for label, items in golds[i].items():
-                position = order[label]
-                gold_positions.append(position)
-                gold_members.append(parts["name_keys"][position] + orjson.dumps(items))
-        local = np.arange(len(records))
-        gold_count = np.fromiter((len(golds[i]) for i in records.tolist()), dtype=np.int64, count=len(records))
-        negative_count = np.fromiter((wanted[i] for i in records.tolist()), dtype=np.int64, count=len(records))
-        batches = -(-gold_count // k)
-        # Every (record, label) element: its record, schema position, rank t within the record and
-        # answer member (an index into [empty members of the schema..., gold members...]).
-        gold_record = np.repeat(local, gold_count)
-        gold_t = np.arange(len(gold_record)) - np.repeat(np.cumsum(gold_count) - gold_count, gold_count)
-        width = ranking.shape[1]
-        taken = np.arange(width)[None, :] < negative_count[:, None]
-        negative_positions = ranking[records][taken]
-        negative_record = np.repeat(local, negative_count)
-        negative_t = gold_count[negative_record] + np.arange(len(negative_record)) - np.repeat(np.cumsum(negative_count) - negative_count, negative_count)
-        element_record = np.concatenate([gold_record, negative_record])
-        element_position = np.concatenate([np.asarray(gold_positions, dtype=np.int64), negative_positions])
-        element_member = np.concatenate([size + np.arange(len(gold_record)), negative_positions])
-        row_base = np.cumsum(batches) - batches
-        element_row = row_base[element_record] + np.concatenate([gold_t, negative_t]) % batches[element_record]
-        sort = np.lexsort((element_position, element_row))
-        rows = int(batches.sum())
-        offsets = pa.array(np.concatenate([[0], np.cumsum(np.bincount(element_row, minlength=rows))]), pa.int32())
-        positions = pa.array(element_position[sort])
-
-        def listed(values: pa.Array) -> pa.ListArray:
-            return pa.ListArray.from_arrays(offsets, values)
-
-        members = pa.concat_arrays([parts["empty_items"], pa.array(gold_members, pa.binary())]).take(pa.array(element_member[sort]))
-        outputs = pc.binary_join_element_wise(b"{", pc.binary_join(listed(members), b","), b"}", b"")
-        # Row ids, templates and instructions.
-        row_record = local.repeat(batches)
-        row_b = np.arange(rows) - np.repeat(row_base, batches)
-        suffix_of_row = np.asarray(self._suffixes(task.lower(), int(batches.max(initial=0))), dtype=np.int64)[row_b]
-        table_record = records[row_record]
-        hashes = row_hashes(record_hashes[table_record], self.suffix_hashes[suffix_of_row])
-        choice = pa.array((hashes % np.uint64(len(parts["template_ids"]))).astype(np.int64))
-        schema_text = pc.binary_join(listed(parts["described"].take(positions)), "、")
-        take = pa.array(table_record)
-        record_id = table.column("id").take(take)
-        columns = {
-            "id": pc.binary_join_element_wise(record_id, pa.array(list(self.suffixes), pa.string()).take(pa.array(suffix_of_row)), "#"),
-            "record_id": record_id,
-            "corpus": table.column("corpus").take(take),
-            "task": pa.repeat(pa.scalar(task, pa.string()), rows),
-            "split": pa.repeat(pa.scalar(self.split, pa.string()), rows),
-            "instruction": pc.binary_join_element_wise(parts["prefixes"].take(choice), schema_text, parts["suffixes"].take(choice), ""),
-            "input": table.column("text").take(take),
-            "output": outputs.cast(pa.string()),
-            "template_id": parts["template_ids"].take(choice),
-            "schema": listed(parts["names"].take(positions)),
-            "params": pa.repeat(pa.scalar(self.params, pa.string()), rows),
-        }
-        return _instruct_table(columns), table_record
+    def _eea_answer(self, event_type: str, arguments: list) -> tuple:
+        """``(roles, answer)`` of an event's EEA row: its type's schema roles, then any other role
+        it has; each role's distinct argument texts."""
+        event_roles = list(dict.fromkeys([*self.roles.get(event_type, []), *(role for role, _ in arguments)]))
+        answer: dict = {role: [] for role in event_roles}
+        for role, text in arguments:
+            if text not in answer[role]:
+                answer[role].append(text)
+        return tuple(event_roles), dump_answer(answer)
 
     def _suffixes(self, kind: str, count: int) -> list:
         """Indices of the row id suffixes ``<kind>0`` ... ``<kind><count-1>``."""
@@ -709,18 +642,245 @@ class InstructRenderer:
             out.append(index)
         return out
 
+    # -- a table
+    def render(self, table: pa.Table) -> pa.Table:
+        with gc_paused():
+            return self._render(table)
+
+    def _template_parts(self, task: str, roles: dict) -> Optional[dict]:
+        """Each template of ``task`` cut around its one ``{schema}`` placeholder, and each schema
+        label as the instruction lists it; None when a template is not that simple."""
+        prefixes, suffixes = [], []
+        for template in self.candidates[task]:
+            text = template["text"]
+            if template_placeholders(text) != {"schema"} or text.count("{schema}") != 1 or "{{schema}}" in text:
+                return None
+            before, after = text.split("{schema}")
+            prefixes.append(before.format())  # (unescapes {{ and }})
+            suffixes.append(after.format())
+        return {
+            "task": task,
+            "described": pa.array([describe([label], self.display, roles) for label in self.all_labels], pa.string()),
+            "prefixes": pa.array(prefixes, pa.string()),
+            "suffixes": pa.array(suffixes, pa.string()),
+            "template_ids": pa.array([t["id"] for t in self.candidates[task]], pa.string()),
+        }
+
+    def _fast_parts(self, task: str) -> Optional[dict]:
+        """What the vectorized training rows of ``task`` need (``_fast_train_rows``), or None when
+        they cannot be built that way: readable names shared by two labels, or a template (of the
+        task, or of EET for EE with sub-tasks) whose only placeholder is not one ``{schema}``."""
+        names = [self.display[label] for label in self.all_labels]
+        if len(set(names)) != len(names) or not names:
+            return None
+        parts = self._template_parts(task, self.roles)  # (as the loop's _instruction: a type's roles wherever it is listed)
+        subtask = self._template_parts("EET", {}) if task == "EE" and self.options.subtasks else None
+        if parts is None or (task == "EE" and self.options.subtasks and subtask is None):
+            return None
+        keys = [orjson.dumps(name).decode() + ":" for name in names]
+        return dict(
+            parts,
+            subtask=subtask,
+            names=pa.array(names, pa.string()),
+            name_keys=pa.array(keys, pa.string()),
+            empty_items=pa.array([key + "[]" for key in keys], pa.string()),
+        )
+
     def _render(self, table: pa.Table) -> pa.Table:
+        if not table.num_rows:
+            return INSTRUCT_SCHEMA.empty_table()
+        if not self.train:
+            return self._loop_rows(table, hash64(table.column("id").to_pylist(), self.options.seed))[0]
+        tasks = table.column("task").to_pylist()
+        distinct = list(dict.fromkeys(tasks))
+        if len(distinct) == 1:
+            return self._render_train(table, distinct[0])[0]
+        pieces = []  # a table of several tasks (render_records): each task's records apart, then merged
+        for task in distinct:
+            records = np.flatnonzero([t == task for t in tasks])
+            out, rows = self._render_train(table.take(pa.array(records)), task)
+            pieces.append((out, records[rows]))
+        return _in_record_order(pieces)[0]
+
+    def _render_train(self, table: pa.Table, task: str) -> tuple:
+        """``(rows, record of each row)`` of a training table of one task.
+
+        The plan is made for the whole table with numpy: each record's distinct gold labels (in
+        order of first appearance: its gold answer's keys), how many negatives it gets and which.
+        Records whose rows the vectorized path can build (``_fast_train_rows``: gold labels all in
+        the schema, answer items JSON can be assembled from) never become Python objects; the
+        others (all-empty records, labels outside the schema, nulls, relations with several
+        qualifiers) go through the per-record loop."""
+        options, size, k = self.options, len(self.all_labels), self.options.batch_size(task)
+        n = table.num_rows
         ids = table.column("id").to_pylist()
-        record_hashes = hash64(ids, self.options.seed)
+        record_hashes = hash64(ids, options.seed)
+        column = table.column(TASK_COLUMN[task]).combine_chunks()
+        lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        values = column.flatten()  # every annotation; null lists contribute nothing
+        record_of = np.repeat(np.arange(n), lengths)
+        labels = _field(values, "type")
+        position = self.ranker.schema_positions(labels)
+        # Groups: the distinct (record, label) pairs, each with its first annotation.
+        encoded = pc.dictionary_encode(labels)
+        code = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1  # (0: a null label)
+        span = len(encoded.dictionary) + 1
+        keys, first, group_of = np.unique(record_of * span + code, return_index=True, return_inverse=True)
+        group_record = keys // span
+        gold_count = np.bincount(group_record, minlength=n)
+        # How many negatives each record gets: about negative_ratio per gold label, within the room
+        # its batches leave and the schema labels it lacks; an all-empty record kept: k labels,
+        # beyond the cap: none and no row (-1).
+        in_schema = np.bincount(group_record[position[first] >= 0], minlength=n)
+        room = -(-gold_count // k) * k - gold_count
+        wanted = np.maximum(0, np.minimum(np.minimum(size - in_schema, np.ceil(options.negative_ratio * gold_count).astype(np.int64)), room))
+        threshold = self.stats["empty_threshold"]
+        for i in np.flatnonzero(gold_count == 0).tolist():
+            wanted[i] = k if _hash(options.seed, "empty", ids[i]) <= threshold else -1
+        ranking = self.ranker.rank(record_hashes, record_of, labels, int(wanted.max(initial=0)), positions=position)
+
+        pieces = []  # (rows, record of each row)
+        parts = self.fast_tasks.get(task)
+        is_fast = np.zeros(n, dtype=bool)
+        if parts is not None and len(record_of):
+            items, triggers, item_ok = _gold_items(values, task)
+            unfit = ~item_ok | (position < 0)
+            is_fast = (gold_count > 0) & (np.bincount(record_of[unfit], minlength=n) == 0)
+        records = np.flatnonzero(is_fast)
+        if len(records):
+            # Each fast record's gold members ("name":[items]) in order of first appearance; NER and
+            # RE items listed once per label (the loop's answer lists), EE events all.
+            keep = np.ones(len(record_of), dtype=bool)
+            if task != "EE":
+                item_code = pc.fill_null(pc.dictionary_encode(items).indices, -1).to_numpy(zero_copy_only=False)
+                order = np.lexsort((np.arange(len(record_of)), item_code, code, record_of))
+                repeated = (np.diff(record_of[order]) == 0) & (np.diff(code[order]) == 0) & (np.diff(item_code[order]) == 0)
+                keep[order[1:][repeated]] = False
+            appearance = np.argsort(first, kind="stable")
+            groups = appearance[is_fast[group_record[appearance]]]
+            rank = np.full(len(first), -1, dtype=np.int64)
+            rank[groups] = np.arange(len(groups))
+            element_group = rank[group_of]
+            elements = np.flatnonzero(keep & (element_group >= 0))
+            elements = pa.array(elements[np.argsort(element_group[elements], kind="stable")])
+            counts = np.bincount(element_group[elements.to_numpy()], minlength=len(groups))
+            gold_position = position[first[groups]]
+            name_keys = parts["name_keys"].take(pa.array(gold_position))
+
+            def members(values: pa.Array) -> pa.Array:
+                return pc.binary_join_element_wise(name_keys, "[", _joined(counts, values.take(elements), ","), "]", "")
+
+            subtask_members = members(triggers) if parts["subtask"] is not None else None
+            gold_record = np.searchsorted(records, group_record[groups])
+            pieces += self._fast_train_rows(table, task, records, gold_record, gold_position, members(items), subtask_members, wanted, ranking, record_hashes)
+            if subtask_members is not None:
+                pieces.append(self._eea_rows(table, record_hashes, values, record_of, is_fast))
+        loop = np.flatnonzero(~is_fast)
+        if len(loop):
+            subset = table if len(loop) == n else table.take(pa.array(loop))
+            out, rows = self._loop_rows(subset, record_hashes[loop], (wanted[loop], ranking[loop]))
+            pieces.append((out, loop[rows]))
+        return _in_record_order(pieces)
+
+    def _fast_train_rows(self, table, task, records, gold_record, gold_position, gold_members, subtask_members, wanted, ranking, record_hashes) -> list:
+        """The training rows of ``records`` (table positions, in order) built with numpy and Arrow:
+        the rows the loop would give, as ``[(rows, record of each row)]``: the task's rows, then
+        (EE with sub-tasks) their EET rows.
+
+        ``gold_record``, ``gold_position``, ``gold_members``: each record's gold labels in order of
+        first appearance (its index in ``records``, schema position, answer member). Each record's
+        labels -- gold labels, then its ranked negatives -- are dealt to its batches (label ``t`` to
+        batch ``t % batches``); a batch lists its labels in schema order. An answer is the members
+        of its labels joined, a gold member or ``"name":[]``."""
+        parts, k, size = self.fast_tasks[task], self.options.batch_size(task), len(self.all_labels)
+        local = np.arange(len(records))
+        gold_count = np.bincount(gold_record, minlength=len(records))
+        negative_count = wanted[records]
+        batches = -(-gold_count // k)
+        # Every (record, label) element: its record, schema position, rank t within the record and
+        # answer member (an index into [empty members of the schema..., gold members...]).
+        gold_t = np.arange(len(gold_record)) - np.repeat(np.cumsum(gold_count) - gold_count, gold_count)
+        taken = np.arange(ranking.shape[1])[None, :] < negative_count[:, None]
+        negative_positions = ranking[records][taken]
+        negative_record = np.repeat(local, negative_count)
+        negative_t = gold_count[negative_record] + np.arange(len(negative_record)) - np.repeat(np.cumsum(negative_count) - negative_count, negative_count)
+        element_record = np.concatenate([gold_record, negative_record])
+        element_position = np.concatenate([gold_position, negative_positions])
+        element_member = np.concatenate([size + np.arange(len(gold_record)), negative_positions])
+        row_base = np.cumsum(batches) - batches
+        element_row = row_base[element_record] + np.concatenate([gold_t, negative_t]) % batches[element_record]
+        sort = np.lexsort((element_position, element_row))
+        rows = int(batches.sum())
+        offsets = pa.array(np.concatenate([[0], np.cumsum(np.bincount(element_row, minlength=rows))]), pa.int32())
+        positions = pa.array(element_position[sort])
+        member_of = pa.array(element_member[sort])
+        row_b = np.arange(rows) - np.repeat(row_base, batches)
+        table_record = records[local.repeat(batches)]
+
+        def rows_of(template_parts: dict, members: pa.Array) -> tuple:
+            listed = lambda values: pa.ListArray.from_arrays(offsets, values)  # noqa: E731 (per row)
+            answers = pc.binary_join_element_wise("{", pc.binary_join(listed(pa.concat_arrays([parts["empty_items"], members]).take(member_of)), ","), "}", "")
+            row_task = template_parts["task"]
+            suffix_of_row = np.asarray(self._suffixes(row_task.lower(), int(batches.max(initial=0))), dtype=np.int64)[row_b]
+            hashes = row_hashes(record_hashes[table_record], self.suffix_hashes[suffix_of_row])
+            choice = pa.array((hashes % np.uint64(len(template_parts["template_ids"]))).astype(np.int64))
+            schema_text = pc.binary_join(listed(template_parts["described"].take(positions)), "、")
+            take = pa.array(table_record)
+            record_id = table.column("id").take(take)
+            columns = {
+                "id": pc.binary_join_element_wise(record_id, pa.array(list(self.suffixes), pa.string()).take(pa.array(suffix_of_row)), "#"),
+                "record_id": record_id,
+                "corpus": table.column("corpus").take(take),
+                "task": pa.repeat(pa.scalar(row_task, pa.string()), rows),
+                "split": pa.repeat(pa.scalar(self.split, pa.string()), rows),
+                "instruction": pc.binary_join_element_wise(template_parts["prefixes"].take(choice), schema_text, template_parts["suffixes"].take(choice), ""),
+                "input": table.column("text").take(take),
+                "output": answers,
+                "template_id": template_parts["template_ids"].take(choice),
+                "schema": listed(parts["names"].take(positions)),
+                "params": pa.repeat(pa.scalar(self.params, pa.string()), rows),
+            }
+            return _instruct_table(columns), table_record
+
+        out = [rows_of(parts, gold_members)]
+        if subtask_members is not None:  # EET rows: the same label batches, triggers only
+            out.append(rows_of(parts["subtask"], subtask_members))
+        return out
+
+    def _eea_rows(self, table: pa.Table, record_hashes: np.ndarray, values: pa.Array, record_of: np.ndarray, is_fast: np.ndarray) -> tuple:
+        """The EEA rows (one per event) of the fast records of an EE training table."""
+        events = np.flatnonzero(is_fast[record_of])
+        take = pa.array(events)
+        event_types = _field(values, "type").take(take).to_pylist()
+        triggers = _field(values, "trigger", "text").take(take).to_pylist()
+        arguments = _field(values, "arguments").take(take)
+        counts = pc.fill_null(pc.list_value_length(arguments), 0).to_pylist()
+        flat = arguments.flatten()
+        roles, texts = _field(flat, "role").to_pylist(), _field(flat, "text").to_pylist()
+        outputs, prompt_of_row, prompts, a = [], [], {}, 0
+        for event_type, trigger, count in zip(event_types, triggers, counts):
+            event_roles, output = self._eea_answer(event_type, list(zip(roles[a : a + count], texts[a : a + count])))
+            a += count
+            outputs.append(output)
+            prompt_of_row.append(prompts.setdefault((event_type, trigger, event_roles), len(prompts)))
+        # Event e of its record: row id suffix eea<e> (a fast record's events are all here, in order).
+        event_record = record_of[events]
+        starts = np.flatnonzero(np.r_[True, event_record[1:] != event_record[:-1]]) if len(events) else np.zeros(0, dtype=np.int64)
+        e = np.arange(len(events)) - np.repeat(starts, np.diff(np.r_[starts, len(events)]))
+        suffix_of_row = np.asarray(self._suffixes("eea", int(e.max(initial=-1)) + 1), dtype=np.int64)[e]
+        return self._assemble(table, record_hashes, event_record, suffix_of_row, outputs, np.asarray(prompt_of_row, dtype=np.int64), prompts), event_record
+
+    def _loop_rows(self, table: pa.Table, record_hashes: np.ndarray, plan: Optional[tuple] = None) -> tuple:
+        """``(rows, record of each row)`` of records rendered one by one: an evaluation table
+        (``plan`` None), or training records with their ``(wanted, ranking)`` from the plan."""
         tasks = table.column("task").to_pylist()
         annotations = {
             task: _annotations(table.column(TASK_COLUMN[task]).combine_chunks(), task) for task in set(tasks) if task in TASK_COLUMN
         }
         subtasks = self.train and self.options.subtasks
-        # Per row, in the loop: the record it comes from, its id suffix, its answer and its prompt.
-        # A prompt is what decides the instruction besides the template: a _Batch, its _Subtask
-        # (EET rows) or, for EEA, (event type, trigger, roles). Row ids, templates, instructions,
-        # schema lists and tasks are then resolved with numpy and Arrow.
+        # Per row: the record it comes from, its id suffix, its answer and its prompt. A prompt is
+        # what decides the instruction besides the template: a _Batch, its _Subtask (EET rows) or,
+        # for EEA, (event type, trigger, roles); resolved per distinct prompt in _assemble.
         rows_record, rows_suffix, rows_output, rows_prompt = [], [], [], []
         prompts: dict = {}  # prompt -> index
         shared: dict = {}  # _EvalBatches -> (suffix indices, prompt indices) in this table
@@ -737,29 +897,14 @@ class InstructRenderer:
                 elif items[j] not in bucket:
                     bucket.append(items[j])
             golds.append(gold)
-        fast = None
-        if not self.train:
+        if plan is None:
             record_batches = self._evaluation_batches(tasks, golds)
         else:
-            wanted, ranking = self._train_plan(ids, record_hashes, tasks, golds, self._gold_pairs(tasks, annotations))
-            # Records whose rows the vectorized path builds: gold labels all in the schema, a task
-            # it can render, no sub-task rows. The others go through the loop below.
-            is_fast = [
-                bool(gold) and w is not None and self.fast_tasks.get(task) is not None and not (subtasks and task == "EE") and self.rank.keys() >= gold.keys()
-                for task, gold, w in zip(tasks, golds, wanted)
-            ]
+            wanted, ranking = plan
             ranked = ranking.tolist()
             record_batches = [
-                () if quick else self._train_record_batches(task, gold, w, ranked[i])
-                for i, (quick, task, gold, w) in enumerate(zip(is_fast, tasks, golds, wanted))
+                self._train_record_batches(task, gold, None if w < 0 else w, ranked[i]) for i, (task, gold, w) in enumerate(zip(tasks, golds, wanted.tolist()))
             ]
-            fast_records = np.flatnonzero(is_fast)
-            if len(fast_records):
-                pieces = [
-                    self._fast_train_rows(table, fast_records[[tasks[i] == task for i in fast_records.tolist()]], task, golds, wanted, ranking, record_hashes)
-                    for task in sorted({tasks[i] for i in fast_records.tolist()})
-                ]
-                fast = (pa.concat_tables([piece for piece, _ in pieces]), np.concatenate([rows for _, rows in pieces]))
 
         for i, (task, gold, batches) in enumerate(zip(tasks, golds, record_batches)):
             if isinstance(batches, _EvalBatches):  # the common evaluation record: whole rows at once
@@ -801,25 +946,24 @@ class InstructRenderer:
                 rows_prompt.append(prompts.setdefault(batch.subtask, len(prompts)))
             offsets, labels, items, _ = annotations[task]
             for j, suffix in zip(range(offsets[i], offsets[i + 1]), self._suffixes("eea", offsets[i + 1] - offsets[i])):
-                event_type = labels[j]
                 trigger, arguments = items[j]
-                event_roles = list(self.roles.get(event_type, []))
-                event_roles += [role for role, _ in arguments if role not in event_roles]
-                answer = {role: [] for role in event_roles}
-                for role, text in arguments:
-                    if text not in answer[role]:
-                        answer[role].append(text)
+                event_roles, output = self._eea_answer(labels[j], arguments)
                 rows_record.append(i)
                 rows_suffix.append(suffix)
-                rows_output.append(dump_answer(answer))
-                rows_prompt.append(prompts.setdefault((event_type, trigger, tuple(event_roles)), len(prompts)))
-
-        n = len(rows_record)
+                rows_output.append(output)
+                rows_prompt.append(prompts.setdefault((labels[j], trigger, event_roles), len(prompts)))
         record_of_row = np.asarray(rows_record, dtype=np.int64)
         suffix_of_row = np.asarray(rows_suffix, dtype=np.int64)
+        prompt_of_row = np.asarray(rows_prompt, dtype=np.int64)
+        return self._assemble(table, record_hashes, record_of_row, suffix_of_row, rows_output, prompt_of_row, prompts), record_of_row
+
+    def _assemble(self, table: pa.Table, record_hashes: np.ndarray, record_of_row: np.ndarray, suffix_of_row: np.ndarray, outputs: list, prompt_of_row: np.ndarray, prompts: dict) -> pa.Table:
+        """The rows of a table from, per row, its record, id suffix, answer (JSON bytes) and prompt
+        (an index into ``prompts``): row ids, templates, instructions, schema lists and tasks are
+        resolved with numpy and Arrow, each instruction text once per (prompt, template)."""
+        n = len(record_of_row)
         keys = list(prompts)
         prompt_list = [self._prompt(key) for key in keys]  # (task, schema list)
-        prompt_of_row = np.asarray(rows_prompt, dtype=np.int64)
         # The template of each row: its row hash modulo the number of its task's templates.
         counts = np.asarray([len(self.candidates[task]) for task, _ in prompt_list], dtype=np.uint64)
         hashes = row_hashes(record_hashes[record_of_row], self.suffix_hashes[suffix_of_row])
@@ -843,19 +987,22 @@ class InstructRenderer:
             "split": pa.repeat(pa.scalar(self.split, pa.string()), n),
             "instruction": pa.array(texts, pa.string()).take(pair_of_row),
             "input": table.column("text").take(take),
-            "output": pa.array(rows_output, pa.binary()).cast(pa.string()),  # checks the UTF-8
+            "output": pa.array(outputs, pa.binary()).cast(pa.string()),  # checks the UTF-8
             "template_id": pa.array(template_ids, pa.string()).take(pair_of_row),
             "schema": pa.array([names for _, names in prompt_list], pa.list_(pa.string())).take(prompt_of_row),
             "params": pa.repeat(pa.scalar(self.params, pa.string()), n),
         }
-        table_out = _instruct_table(columns)
-        if fast is None:
-            return table_out
-        if not table_out.num_rows:
-            return fast[0]
-        # Fast and loop rows together, in record order (each record's rows are all in one of them).
-        order = np.argsort(np.concatenate([record_of_row, fast[1]]), kind="stable")
-        return pa.concat_tables([table_out, fast[0]]).take(pa.array(order))
+        return _instruct_table(columns)
+
+
+def _in_record_order(pieces: list) -> tuple:
+    """Row tables ``[(rows, record of each row)]`` merged in record order; each record's rows stay
+    in the order of the pieces, then their own."""
+    if len(pieces) == 1:
+        return pieces[0]
+    record_of_row = np.concatenate([rows for _, rows in pieces])
+    order = np.argsort(record_of_row, kind="stable")
+    return pa.concat_tables([table for table, _ in pieces]).take(pa.array(order)), record_of_row[order]
 
 
 def _instruct_table(columns: dict) -> pa.Table:

@@ -30,7 +30,7 @@ from chinchilla_datasets.instruct import (
     render_records,
     template_placeholders,
 )
-from chinchilla_datasets.schema import INSTRUCT_FEATURES
+from chinchilla_datasets.schema import INSTRUCT_FEATURES, UNIFIED_FEATURES
 from chinchilla_datasets.score import score_rows
 
 
@@ -116,28 +116,75 @@ def test_renderer_takes_arrow_tables_and_returns_the_instruct_schema():
     assert out.to_pylist() == list(render_records(records, "validation", SCHEMA, InstructOptions(ner_batch=3)))
 
 
-@pytest.mark.parametrize("options", [InstructOptions(), InstructOptions(ner_batch=2, negative_ratio=2.0)])
-def test_vectorized_training_rows_equal_the_loop(options):
-    """Training rows of plain records are built with numpy and Arrow; the per-record loop (which
-    renders the rest: all-empty records, labels outside the schema, sub-tasks) gives the same table."""
-    rng = np.random.default_rng(7)
-    types = [t for t, _ in SCHEMA["types"]]
-    mentions = ["张三", "北京", "华星公司", "李四", '带"引号\\的'] 
-    records = [
-        ner_record(i, [(types[j], mentions[int(rng.integers(len(mentions)))]) for j in rng.choice(len(types), int(rng.integers(0, 5)), replace=False)])
-        for i in range(300)
-    ]
-    records[5]["entities"].append({"type": "NOT_IN_SCHEMA", "text": "张三", "start": 0, "end": 2})
-    stats = corpus_stats(records, SCHEMA, options)
-    table = pa.Table.from_pylist(records)
-    fast = InstructRenderer("train", SCHEMA, options, stats)
-    loop = InstructRenderer("train", SCHEMA, options, stats)
+MENTIONS = ["张三", "北京", "华星公司", "", '带"引号\\的', "tab\t与\n换行", "\x01控制", "😀表情", "斜杠/"]
+EE_SCHEMA = {"types": [["地震", "地震"], ["收购", "收购"], ["上市", "上市"]], "roles": {"地震": ["时间", "震级"], "收购": ["收购方", "被收购方"]}}
+
+
+def _span(text):
+    return {"text": text, "start": None, "end": None}
+
+
+@st.composite
+def training_table(draw):
+    """Unified training records of one task (or of all three), with repeated labels and items,
+    labels outside the schema, all-empty records, JSON-hostile strings, qualifiers and arguments."""
+    mention = st.sampled_from(MENTIONS)
+    ner_types = st.sampled_from([t for t, _ in SCHEMA["types"]] + ["NOT_IN_SCHEMA"])
+    ee_types = st.sampled_from([t for t, _ in EE_SCHEMA["types"]] + ["未知事件"])
+    role = st.sampled_from(["时间", "震级", "收购方", "地点"])
+    entity = st.builds(lambda t, m: {"type": t, **_span(m)}, ner_types, mention)
+    qualifier = st.builds(lambda r, m: {"role": r, "type": None, **_span(m)}, role, mention)
+    relation = st.builds(
+        lambda t, h, tl, q: {"type": t, "head": {"type": None, **_span(h)}, "tail": {"type": None, **_span(tl)}, "qualifiers": q},
+        ner_types, mention, mention, st.lists(qualifier, max_size=2),
+    )
+    argument = st.builds(lambda r, m: {"role": r, **_span(m)}, role, mention)
+    event = st.builds(lambda t, m, a: {"type": t, "trigger": _span(m), "arguments": a}, ee_types, mention, st.lists(argument, max_size=3))
+    column = {"NER": ("entities", entity), "RE": ("relations", relation), "EE": ("events", event)}
+    tasks = draw(st.sampled_from([["NER"], ["RE"], ["EE"], ["NER", "RE", "EE"]]))
+    records = []
+    for i in range(draw(st.integers(1, 40))):
+        task = draw(st.sampled_from(tasks))
+        record = {"id": f"c-train-{i}", "corpus": "c", "task": task, "text": "文本", "entities": [], "relations": [], "events": [], "flags": []}
+        name, strategy = column[task]
+        items = draw(st.lists(strategy, max_size=5))
+        record[name] = items + items[: draw(st.integers(0, 2))]  # repeated annotations
+        records.append(record)
+    return records
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    training_table(),
+    st.sampled_from([InstructOptions(), InstructOptions(ner_batch=2, re_batch=2, ee_batch=2, negative_ratio=2.0, subtasks=False, empty_cap=0.5)]),
+)
+def test_vectorized_training_rows_equal_the_loop(records, options):
+    """Training rows of plain records are built with numpy and Arrow (EE: with their EET and EEA
+    rows); the per-record loop, which renders the rest (all-empty records, labels outside the
+    schema, nulls, relations with several qualifiers), gives the same table for every record."""
+    schema = {"types": SCHEMA["types"] + EE_SCHEMA["types"], "roles": EE_SCHEMA["roles"]}
+    stats = corpus_stats(records, schema, options)
+    table = pa.Table.from_pylist(records, schema=UNIFIED_FEATURES.arrow_schema)
+    fast = InstructRenderer("train", schema, options, stats)
+    loop = InstructRenderer("train", schema, options, stats)
     loop.fast_tasks = dict.fromkeys(loop.fast_tasks)  # no vectorized path
-    assert fast(table).equals(loop(table))
-    rows = fast(table).to_pylist()
-    assert {r["record_id"] for r in rows} >= {r["id"] for r in records if r["entities"]}
+    rendered = fast(table)
+    assert rendered.equals(loop(table))
+    rows = rendered.to_pylist()
+    assert {r["record_id"] for r in rows} >= {r["id"] for r in records if r["entities"] or r["relations"] or r["events"]}
     for row in rows:
         assert list(json.loads(row["output"])) == row["schema"]
+
+
+def test_the_vectorized_path_renders_plain_records():
+    """(The equivalence above means something only if plain records do take the vectorized path.)"""
+    records = [ner_record(i, [("PER", "张三"), ("ORG", '华星"公司')]) for i in range(20)]
+    renderer = InstructRenderer("train", SCHEMA, InstructOptions(), corpus_stats(records, SCHEMA, InstructOptions()))
+    calls = []
+    renderer._loop_rows = lambda *args: calls.append(args)  # the loop must not be reached
+    out = renderer(pa.Table.from_pylist(records, schema=UNIFIED_FEATURES.arrow_schema))
+    assert not calls and out.num_rows == 20
+    assert json.loads(out.column("output")[0].as_py())["ORG"] == ['华星"公司']
 
 
 def ner_record(i, entities, text="张三在北京的华星公司工作"):
