@@ -515,9 +515,10 @@ class InstructRenderer:
     Rows of the same label batch share their instruction, their empty answer and their ``schema``
     list; the columns copied from the record (``record_id``, ``corpus``, ``input``) are Arrow
     ``take``s; row ids, templates and negatives are computed for a whole table with numpy. Plain
-    training records are rendered entirely with numpy and Arrow (``_fast_train_rows``); the other
-    records (evaluation, all-empty, labels outside the schema, EE sub-tasks) by a loop whose Python
-    work per row is little more than its answer."""
+    records are rendered entirely with numpy and Arrow, answers included (``_render_train``,
+    ``_render_evaluation``; EEA rows take a short loop per event); the other records (all-empty
+    training records, labels outside the schema, nulls, relations with several qualifiers) by
+    the per-record loop (``_loop_rows``), which is also the reference the tests compare with."""
 
     def __init__(self, split: str, schema: dict, options: Optional[InstructOptions] = None, stats: Optional[dict] = None):
         self.split = split
@@ -536,6 +537,7 @@ class InstructRenderer:
         self.rank = _Rank(self.order)
         self.batches: dict = {}  # label tuple -> _Batch
         self.eval_batches: dict = {}  # task -> _EvalBatches
+        self.evaluation_parts: dict = {}  # task -> _evaluation_parts
         self.fast_tasks = {task: self._fast_parts(task) for task in ("NER", "RE", "EE")}
         self.suffixes: dict = {}  # row id suffix ("re0", "eet1", "eea2", ...) -> index
         self.suffix_hashes = np.zeros(0, dtype=np.uint64)
@@ -545,7 +547,7 @@ class InstructRenderer:
         return self.render(table)
 
     def __getstate__(self):  # sent to map's worker processes (and hashed for its fingerprint) without caches
-        return dict(self.__dict__, batches={}, eval_batches={}, suffixes={}, suffix_hashes=np.zeros(0, dtype=np.uint64))
+        return dict(self.__dict__, batches={}, eval_batches={}, evaluation_parts={}, suffixes={}, suffix_hashes=np.zeros(0, dtype=np.uint64))
 
     # -- per label batch (cached)
     def _batch(self, task: str, labels: tuple) -> _Batch:
@@ -689,18 +691,76 @@ class InstructRenderer:
     def _render(self, table: pa.Table) -> pa.Table:
         if not table.num_rows:
             return INSTRUCT_SCHEMA.empty_table()
-        if not self.train:
-            return self._loop_rows(table, hash64(table.column("id").to_pylist(), self.options.seed))[0]
+        render_task = self._render_train if self.train else self._render_evaluation
         tasks = table.column("task").to_pylist()
         distinct = list(dict.fromkeys(tasks))
         if len(distinct) == 1:
-            return self._render_train(table, distinct[0])[0]
+            return render_task(table, distinct[0])[0]
         pieces = []  # a table of several tasks (render_records): each task's records apart, then merged
         for task in distinct:
             records = np.flatnonzero([t == task for t in tasks])
-            out, rows = self._render_train(table.take(pa.array(records)), task)
+            out, rows = render_task(table.take(pa.array(records)), task)
             pieces.append((out, records[rows]))
         return _in_record_order(pieces)[0]
+
+    def _gold(self, table: pa.Table, task: str) -> "_TableGold":
+        """The annotations of a table of one task, for the whole table at once (``_TableGold``)."""
+        ids = table.column("id").to_pylist()
+        column = table.column(TASK_COLUMN[task]).combine_chunks()
+        lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        values = column.flatten()  # every annotation; null lists contribute nothing
+        labels = _field(values, "type")
+        encoded = pc.dictionary_encode(labels)
+        code = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1  # (0: a null label)
+        return _TableGold(
+            ids, hash64(ids, self.options.seed), values, np.repeat(np.arange(table.num_rows), lengths), labels, self.ranker.schema_positions(labels), code, len(encoded.dictionary) + 1
+        )
+
+    def _fast_members(self, gold: "_TableGold", task: str, unfit_records: np.ndarray) -> Optional[tuple]:
+        """``(records, items)`` of the records whose rows the vectorized path can build (table
+        positions; besides ``unfit_records``, those with a gold label outside the schema or an item
+        ``_gold_items`` cannot assemble), and ``items`` for ``_gold_members``; None if the task's
+        templates or names rule it out."""
+        if self.fast_tasks.get(task) is None:
+            return None
+        n = len(gold.ids)
+        if not len(gold.record_of):
+            return np.flatnonzero(~unfit_records), None
+        items, triggers, item_ok = _gold_items(gold.values, task)
+        unfit = ~item_ok | (gold.position < 0)
+        return np.flatnonzero(~unfit_records & (np.bincount(gold.record_of[unfit], minlength=n) == 0)), (items, triggers)
+
+    def _gold_members(self, gold: "_TableGold", task: str, records: np.ndarray, items: pa.Array, triggers: Optional[pa.Array]) -> tuple:
+        """``(gold_record, gold_position, members, trigger_members)``: the gold labels of ``records``
+        (table positions, in order), each record's in order of first appearance (its gold answer's
+        keys): the record's index in ``records``, the label's schema position and its answer member
+        ``"name":[items]`` (NER and RE items listed once per label, as the loop's answer lists; EE
+        events all); for EE, the same members with triggers only (``trigger_members``, EET rows)."""
+        record_of, code = gold.record_of, gold.code
+        keep = np.ones(len(record_of), dtype=bool)
+        if task != "EE":
+            item_code = pc.fill_null(pc.dictionary_encode(items).indices, -1).to_numpy(zero_copy_only=False)
+            order = np.lexsort((np.arange(len(record_of)), item_code, code, record_of))
+            repeated = (np.diff(record_of[order]) == 0) & (np.diff(code[order]) == 0) & (np.diff(item_code[order]) == 0)
+            keep[order[1:][repeated]] = False
+        chosen = np.zeros(len(gold.ids), dtype=bool)
+        chosen[records] = True
+        appearance = np.argsort(gold.first, kind="stable")
+        groups = appearance[chosen[gold.group_record[appearance]]]
+        rank = np.full(len(gold.first), -1, dtype=np.int64)
+        rank[groups] = np.arange(len(groups))
+        element_group = rank[gold.group_of]
+        elements = np.flatnonzero(keep & (element_group >= 0))
+        elements = elements[np.argsort(element_group[elements], kind="stable")]
+        counts = np.bincount(element_group[elements], minlength=len(groups))
+        gold_position = gold.position[gold.first[groups]]
+        name_keys = self.fast_tasks[task]["name_keys"].take(pa.array(gold_position))
+        take = pa.array(elements, pa.int64())
+
+        def members(values: pa.Array) -> pa.Array:
+            return pc.binary_join_element_wise(name_keys, "[", _joined(counts, values.take(take), ","), "]", "")
+
+        return np.searchsorted(records, gold.group_record[groups]), gold_position, members(items), members(triggers) if triggers is not None else None
 
     def _render_train(self, table: pa.Table, task: str) -> tuple:
         """``(rows, record of each row)`` of a training table of one task.
@@ -712,75 +772,115 @@ class InstructRenderer:
         others (all-empty records, labels outside the schema, nulls, relations with several
         qualifiers) go through the per-record loop."""
         options, size, k = self.options, len(self.all_labels), self.options.batch_size(task)
-        n = table.num_rows
-        ids = table.column("id").to_pylist()
-        record_hashes = hash64(ids, options.seed)
-        column = table.column(TASK_COLUMN[task]).combine_chunks()
-        lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-        values = column.flatten()  # every annotation; null lists contribute nothing
-        record_of = np.repeat(np.arange(n), lengths)
-        labels = _field(values, "type")
-        position = self.ranker.schema_positions(labels)
-        # Groups: the distinct (record, label) pairs, each with its first annotation.
-        encoded = pc.dictionary_encode(labels)
-        code = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1  # (0: a null label)
-        span = len(encoded.dictionary) + 1
-        keys, first, group_of = np.unique(record_of * span + code, return_index=True, return_inverse=True)
-        group_record = keys // span
-        gold_count = np.bincount(group_record, minlength=n)
+        gold = self._gold(table, task)
+        n, ids = len(gold.ids), gold.ids
+        gold_count = np.bincount(gold.group_record, minlength=n)
         # How many negatives each record gets: about negative_ratio per gold label, within the room
         # its batches leave and the schema labels it lacks; an all-empty record kept: k labels,
         # beyond the cap: none and no row (-1).
-        in_schema = np.bincount(group_record[position[first] >= 0], minlength=n)
+        in_schema = np.bincount(gold.group_record[gold.position[gold.first] >= 0], minlength=n)
         room = -(-gold_count // k) * k - gold_count
         wanted = np.maximum(0, np.minimum(np.minimum(size - in_schema, np.ceil(options.negative_ratio * gold_count).astype(np.int64)), room))
         threshold = self.stats["empty_threshold"]
         for i in np.flatnonzero(gold_count == 0).tolist():
             wanted[i] = k if _hash(options.seed, "empty", ids[i]) <= threshold else -1
-        ranking = self.ranker.rank(record_hashes, record_of, labels, int(wanted.max(initial=0)), positions=position)
+        ranking = self.ranker.rank(gold.record_hashes, gold.record_of, gold.labels, int(wanted.max(initial=0)), positions=gold.position)
 
         pieces = []  # (rows, record of each row)
-        parts = self.fast_tasks.get(task)
-        is_fast = np.zeros(n, dtype=bool)
-        if parts is not None and len(record_of):
-            items, triggers, item_ok = _gold_items(values, task)
-            unfit = ~item_ok | (position < 0)
-            is_fast = (gold_count > 0) & (np.bincount(record_of[unfit], minlength=n) == 0)
-        records = np.flatnonzero(is_fast)
+        fast = self._fast_members(gold, task, gold_count == 0)
+        records = fast[0] if fast else np.zeros(0, dtype=np.int64)
         if len(records):
-            # Each fast record's gold members ("name":[items]) in order of first appearance; NER and
-            # RE items listed once per label (the loop's answer lists), EE events all.
-            keep = np.ones(len(record_of), dtype=bool)
-            if task != "EE":
-                item_code = pc.fill_null(pc.dictionary_encode(items).indices, -1).to_numpy(zero_copy_only=False)
-                order = np.lexsort((np.arange(len(record_of)), item_code, code, record_of))
-                repeated = (np.diff(record_of[order]) == 0) & (np.diff(code[order]) == 0) & (np.diff(item_code[order]) == 0)
-                keep[order[1:][repeated]] = False
-            appearance = np.argsort(first, kind="stable")
-            groups = appearance[is_fast[group_record[appearance]]]
-            rank = np.full(len(first), -1, dtype=np.int64)
-            rank[groups] = np.arange(len(groups))
-            element_group = rank[group_of]
-            elements = np.flatnonzero(keep & (element_group >= 0))
-            elements = pa.array(elements[np.argsort(element_group[elements], kind="stable")])
-            counts = np.bincount(element_group[elements.to_numpy()], minlength=len(groups))
-            gold_position = position[first[groups]]
-            name_keys = parts["name_keys"].take(pa.array(gold_position))
-
-            def members(values: pa.Array) -> pa.Array:
-                return pc.binary_join_element_wise(name_keys, "[", _joined(counts, values.take(elements), ","), "]", "")
-
-            subtask_members = members(triggers) if parts["subtask"] is not None else None
-            gold_record = np.searchsorted(records, group_record[groups])
-            pieces += self._fast_train_rows(table, task, records, gold_record, gold_position, members(items), subtask_members, wanted, ranking, record_hashes)
+            gold_record, gold_position, members, trigger_members = self._gold_members(gold, task, records, *fast[1])
+            subtask_members = trigger_members if self.fast_tasks[task]["subtask"] is not None else None
+            pieces += self._fast_train_rows(table, task, records, gold_record, gold_position, members, subtask_members, wanted, ranking, gold.record_hashes)
             if subtask_members is not None:
-                pieces.append(self._eea_rows(table, record_hashes, values, record_of, is_fast))
-        loop = np.flatnonzero(~is_fast)
+                pieces.append(self._eea_rows(table, gold, records))
+        loop = np.setdiff1d(np.arange(n), records, assume_unique=True)
         if len(loop):
             subset = table if len(loop) == n else table.take(pa.array(loop))
-            out, rows = self._loop_rows(subset, record_hashes[loop], (wanted[loop], ranking[loop]))
+            out, rows = self._loop_rows(subset, gold.record_hashes[loop], (wanted[loop], ranking[loop]))
             pieces.append((out, loop[rows]))
         return _in_record_order(pieces)
+
+    def _render_evaluation(self, table: pa.Table, task: str) -> tuple:
+        """``(rows, record of each row)`` of an evaluation table of one task: every record asks for
+        the whole schema in batches. A row's answer is its batch's empty answer unless the record
+        has a gold label in the batch; only those answers are assembled (Arrow, as in training).
+        Records with a gold label outside the schema (which get a batch more) or an item the
+        vectorized path cannot assemble go through the loop."""
+        gold = self._gold(table, task)
+        n = len(gold.ids)
+        fast = self._fast_members(gold, task, np.zeros(n, dtype=bool))
+        records = fast[0] if fast else np.zeros(0, dtype=np.int64)
+        pieces = []
+        if len(records):
+            parts, size, k = self.fast_tasks[task], len(self.all_labels), self.options.batch_size(task)
+            schema = self._evaluation_parts(task)
+            batches = len(schema["empty"])
+            count = len(records) * batches
+            table_record = np.repeat(records, batches)
+            row_b = np.tile(np.arange(batches), len(records))
+            outputs = schema["empty"].take(pa.array(row_b))
+            if fast[1] is not None:
+                gold_record, gold_position, members, _ = self._gold_members(gold, task, records, fast[1][0], None)
+                # The rows holding a gold label, and the labels of each one's batch: a gold member
+                # where the record has that label, the label's empty member elsewhere.
+                answered = np.unique(gold_record * batches + gold_position // k)
+                first = (answered % batches) * k
+                lengths = np.minimum(first + k, size) - first
+                element_row = np.repeat(answered, lengths)
+                element_position = np.repeat(first, lengths) + np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+                key = element_row // batches * size + element_position
+                gold_key = gold_record * size + gold_position  # distinct, in record order
+                by_key = np.argsort(gold_key, kind="stable")
+                found = np.minimum(np.searchsorted(gold_key[by_key], key), max(len(gold_key) - 1, 0))
+                is_gold = gold_key[by_key][found] == key
+                member = np.where(is_gold, size + by_key[found], element_position)
+                listed = pa.concat_arrays([parts["empty_items"], members]).take(pa.array(member))
+                answers = pc.binary_join_element_wise("{", _joined(lengths, listed, ","), "}", "")
+                mask = np.zeros(count, dtype=bool)
+                mask[answered] = True
+                outputs = pc.replace_with_mask(outputs, pa.array(mask), answers)
+            suffix_of_row = np.asarray(self._suffixes(task.lower(), batches), dtype=np.int64)[row_b]
+            templates = len(self.candidates[task])
+            choice = (row_hashes(gold.record_hashes[table_record], self.suffix_hashes[suffix_of_row]) % np.uint64(templates)).astype(np.int64)
+            pair = pa.array(row_b * templates + choice)
+            take = pa.array(table_record)
+            record_id = table.column("id").take(take)
+            columns = {
+                "id": pc.binary_join_element_wise(record_id, pa.array(list(self.suffixes), pa.string()).take(pa.array(suffix_of_row)), "#"),
+                "record_id": record_id,
+                "corpus": table.column("corpus").take(take),
+                "task": pa.repeat(pa.scalar(task, pa.string()), count),
+                "split": pa.repeat(pa.scalar(self.split, pa.string()), count),
+                "instruction": schema["instructions"].take(pair),
+                "input": table.column("text").take(take),
+                "output": outputs,
+                "template_id": schema["template_ids"].take(pa.array(choice)),
+                "schema": schema["names"].take(pa.array(row_b)),
+                "params": pa.repeat(pa.scalar(self.params, pa.string()), count),
+            }
+            pieces.append((_instruct_table(columns), table_record))
+        loop = np.setdiff1d(np.arange(n), records, assume_unique=True)
+        if len(loop):
+            subset = table if len(loop) == n else table.take(pa.array(loop))
+            out, rows = self._loop_rows(subset, gold.record_hashes[loop])
+            pieces.append((out, loop[rows]))
+        return _in_record_order(pieces)
+
+    def _evaluation_parts(self, task: str) -> dict:
+        """Per schema batch of ``task``'s evaluation rows: its empty answer, names, and
+        instruction in each template (``batch * templates + template``)."""
+        parts = self.evaluation_parts.get(task)
+        if parts is None:
+            batches, candidates = self._schema_batches(task), self.candidates[task]
+            parts = self.evaluation_parts[task] = {
+                "empty": pa.array([batch.empty for batch in batches], pa.binary()).cast(pa.string()),
+                "names": pa.array([list(batch.names) for batch in batches], pa.list_(pa.string())),
+                "instructions": pa.array([self._instruction(batch, template) for batch in batches for template in candidates], pa.string()),
+                "template_ids": pa.array([template["id"] for template in candidates], pa.string()),
+            }
+        return parts
 
     def _fast_train_rows(self, table, task, records, gold_record, gold_position, gold_members, subtask_members, wanted, ranking, record_hashes) -> list:
         """The training rows of ``records`` (table positions, in order) built with numpy and Arrow:
@@ -847,9 +947,12 @@ class InstructRenderer:
             out.append(rows_of(parts["subtask"], subtask_members))
         return out
 
-    def _eea_rows(self, table: pa.Table, record_hashes: np.ndarray, values: pa.Array, record_of: np.ndarray, is_fast: np.ndarray) -> tuple:
-        """The EEA rows (one per event) of the fast records of an EE training table."""
-        events = np.flatnonzero(is_fast[record_of])
+    def _eea_rows(self, table: pa.Table, gold: "_TableGold", records: np.ndarray) -> tuple:
+        """The EEA rows (one per event) of ``records`` of an EE training table, and their records."""
+        values, record_of = gold.values, gold.record_of
+        chosen = np.zeros(len(gold.ids), dtype=bool)
+        chosen[records] = True
+        events = np.flatnonzero(chosen[record_of])
         take = pa.array(events)
         event_types = _field(values, "type").take(take).to_pylist()
         triggers = _field(values, "trigger", "text").take(take).to_pylist()
@@ -868,7 +971,7 @@ class InstructRenderer:
         starts = np.flatnonzero(np.r_[True, event_record[1:] != event_record[:-1]]) if len(events) else np.zeros(0, dtype=np.int64)
         e = np.arange(len(events)) - np.repeat(starts, np.diff(np.r_[starts, len(events)]))
         suffix_of_row = np.asarray(self._suffixes("eea", int(e.max(initial=-1)) + 1), dtype=np.int64)[e]
-        return self._assemble(table, record_hashes, event_record, suffix_of_row, outputs, np.asarray(prompt_of_row, dtype=np.int64), prompts), event_record
+        return self._assemble(table, gold.record_hashes, event_record, suffix_of_row, outputs, np.asarray(prompt_of_row, dtype=np.int64), prompts), event_record
 
     def _loop_rows(self, table: pa.Table, record_hashes: np.ndarray, plan: Optional[tuple] = None) -> tuple:
         """``(rows, record of each row)`` of records rendered one by one: an evaluation table
@@ -993,6 +1096,19 @@ class InstructRenderer:
             "params": pa.repeat(pa.scalar(self.params, pa.string()), n),
         }
         return _instruct_table(columns)
+
+
+class _TableGold:
+    """The annotations of a table of one task, flat (``record_of[j]``: annotation j's record; its
+    ``labels``, schema ``position`` (-1 outside) and label ``code``), and its groups: the distinct
+    (record, label) pairs, each with its record, its first annotation and its annotations."""
+
+    def __init__(self, ids, record_hashes, values, record_of, labels, position, code, span):
+        self.ids, self.record_hashes, self.values, self.record_of = ids, record_hashes, values, record_of
+        self.labels, self.position, self.code = labels, position, code
+        keys, self.first, self.group_of = np.unique(record_of * span + code, return_index=True, return_inverse=True)
+        self.group_of = self.group_of.reshape(-1)
+        self.group_record = keys // span
 
 
 def _in_record_order(pieces: list) -> tuple:

@@ -157,33 +157,36 @@ def training_table(draw):
 @given(
     training_table(),
     st.sampled_from([InstructOptions(), InstructOptions(ner_batch=2, re_batch=2, ee_batch=2, negative_ratio=2.0, subtasks=False, empty_cap=0.5)]),
+    st.sampled_from(["train", "validation"]),
 )
-def test_vectorized_training_rows_equal_the_loop(records, options):
-    """Training rows of plain records are built with numpy and Arrow (EE: with their EET and EEA
-    rows); the per-record loop, which renders the rest (all-empty records, labels outside the
-    schema, nulls, relations with several qualifiers), gives the same table for every record."""
+def test_vectorized_rows_equal_the_loop(records, options, split):
+    """Rows of plain records are built with numpy and Arrow (training EE: with their EET and EEA
+    rows); the per-record loop, which renders the rest (all-empty training records, labels outside
+    the schema, nulls, relations with several qualifiers), gives the same table for every record."""
     schema = {"types": SCHEMA["types"] + EE_SCHEMA["types"], "roles": EE_SCHEMA["roles"]}
     stats = corpus_stats(records, schema, options)
     table = pa.Table.from_pylist(records, schema=UNIFIED_FEATURES.arrow_schema)
-    fast = InstructRenderer("train", schema, options, stats)
-    loop = InstructRenderer("train", schema, options, stats)
+    fast = InstructRenderer(split, schema, options, stats)
+    loop = InstructRenderer(split, schema, options, stats)
     loop.fast_tasks = dict.fromkeys(loop.fast_tasks)  # no vectorized path
     rendered = fast(table)
     assert rendered.equals(loop(table))
     rows = rendered.to_pylist()
-    assert {r["record_id"] for r in rows} >= {r["id"] for r in records if r["entities"] or r["relations"] or r["events"]}
+    annotated = {r["id"] for r in records if r["entities"] or r["relations"] or r["events"]}
+    assert {r["record_id"] for r in rows} >= (annotated if split == "train" else {r["id"] for r in records})
     for row in rows:
         assert list(json.loads(row["output"])) == row["schema"]
 
 
-def test_the_vectorized_path_renders_plain_records():
+@pytest.mark.parametrize("split, rows_per_record", [("train", 1), ("validation", 2)])
+def test_the_vectorized_path_renders_plain_records(split, rows_per_record):
     """(The equivalence above means something only if plain records do take the vectorized path.)"""
     records = [ner_record(i, [("PER", "张三"), ("ORG", '华星"公司')]) for i in range(20)]
-    renderer = InstructRenderer("train", SCHEMA, InstructOptions(), corpus_stats(records, SCHEMA, InstructOptions()))
+    renderer = InstructRenderer(split, SCHEMA, InstructOptions(), corpus_stats(records, SCHEMA, InstructOptions()))
     calls = []
     renderer._loop_rows = lambda *args: calls.append(args)  # the loop must not be reached
     out = renderer(pa.Table.from_pylist(records, schema=UNIFIED_FEATURES.arrow_schema))
-    assert not calls and out.num_rows == 20
+    assert not calls and out.num_rows == 20 * rows_per_record
     assert json.loads(out.column("output")[0].as_py())["ORG"] == ['华星"公司']
 
 
