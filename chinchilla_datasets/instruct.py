@@ -695,13 +695,17 @@ class InstructRenderer:
         tasks = table.column("task").to_pylist()
         distinct = list(dict.fromkeys(tasks))
         if len(distinct) == 1:
-            return render_task(table, distinct[0])[0]
-        pieces = []  # a table of several tasks (render_records): each task's records apart, then merged
-        for task in distinct:
-            records = np.flatnonzero([t == task for t in tasks])
-            out, rows = render_task(table.take(pa.array(records)), task)
-            pieces.append((out, records[rows]))
-        return _in_record_order(pieces)[0]
+            out, rows = render_task(table, distinct[0])
+        else:
+            pieces = []  # a table of several tasks (render_records): each task's records apart, then merged
+            for task in distinct:
+                records = np.flatnonzero([t == task for t in tasks])
+                out, rows = render_task(table.take(pa.array(records)), task)
+                pieces.append((out, records[rows]))
+            out, rows = _in_record_order(pieces)
+        # Each row's input is its record's text, taken once the rows are in their final order:
+        # texts are the longest column (DuEE-fin's are documents), not to be copied twice.
+        return out.set_column(INSTRUCT_COLUMNS.index("input"), "input", table.column("text").take(pa.array(rows, pa.int64())))
 
     def _gold(self, table: pa.Table, task: str) -> "_TableGold":
         """The annotations of a table of one task, for the whole table at once (``_TableGold``)."""
@@ -854,7 +858,7 @@ class InstructRenderer:
                 "task": pa.repeat(pa.scalar(task, pa.string()), count),
                 "split": pa.repeat(pa.scalar(self.split, pa.string()), count),
                 "instruction": schema["instructions"].take(pair),
-                "input": table.column("text").take(take),
+                "input": _text_later(count),
                 "output": outputs,
                 "template_id": schema["template_ids"].take(pa.array(choice)),
                 "schema": schema["names"].take(pa.array(row_b)),
@@ -934,7 +938,7 @@ class InstructRenderer:
                 "task": pa.repeat(pa.scalar(row_task, pa.string()), rows),
                 "split": pa.repeat(pa.scalar(self.split, pa.string()), rows),
                 "instruction": pc.binary_join_element_wise(template_parts["prefixes"].take(choice), schema_text, template_parts["suffixes"].take(choice), ""),
-                "input": table.column("text").take(take),
+                "input": _text_later(rows),
                 "output": answers,
                 "template_id": template_parts["template_ids"].take(choice),
                 "schema": listed(parts["names"].take(positions)),
@@ -1089,7 +1093,7 @@ class InstructRenderer:
             "task": pa.array([task for task, _ in prompt_list], pa.string()).take(prompt_of_row),
             "split": pa.repeat(pa.scalar(self.split, pa.string()), n),
             "instruction": pa.array(texts, pa.string()).take(pair_of_row),
-            "input": table.column("text").take(take),
+            "input": _text_later(n),
             "output": pa.array(outputs, pa.binary()).cast(pa.string()),  # checks the UTF-8
             "template_id": pa.array(template_ids, pa.string()).take(pair_of_row),
             "schema": pa.array([names for _, names in prompt_list], pa.list_(pa.string())).take(prompt_of_row),
@@ -1119,6 +1123,11 @@ def _in_record_order(pieces: list) -> tuple:
     record_of_row = np.concatenate([rows for _, rows in pieces])
     order = np.argsort(record_of_row, kind="stable")
     return pa.concat_tables([table for table, _ in pieces]).take(pa.array(order)), record_of_row[order]
+
+
+def _text_later(count: int) -> pa.Array:
+    """A placeholder for the `input` column, which `InstructRenderer._render` fills in last."""
+    return pa.nulls(count, pa.string())
 
 
 def _instruct_table(columns: dict) -> pa.Table:
