@@ -848,23 +848,17 @@ class InstructRenderer:
             suffix_of_row = np.asarray(self._suffixes(task.lower(), batches), dtype=np.int64)[row_b]
             templates = len(self.candidates[task])
             choice = (row_hashes(gold.record_hashes[table_record], self.suffix_hashes[suffix_of_row]) % np.uint64(templates)).astype(np.int64)
-            pair = pa.array(row_b * templates + choice)
-            take = pa.array(table_record)
-            record_id = table.column("id").take(take)
-            columns = {
-                "id": pc.binary_join_element_wise(record_id, pa.array(list(self.suffixes), pa.string()).take(pa.array(suffix_of_row)), "#"),
-                "record_id": record_id,
-                "corpus": table.column("corpus").take(take),
-                "task": pa.repeat(pa.scalar(task, pa.string()), count),
-                "split": pa.repeat(pa.scalar(self.split, pa.string()), count),
-                "instruction": schema["instructions"].take(pair),
-                "input": _text_later(count),
-                "output": outputs,
-                "template_id": schema["template_ids"].take(pa.array(choice)),
-                "schema": schema["names"].take(pa.array(row_b)),
-                "params": pa.repeat(pa.scalar(self.params, pa.string()), count),
-            }
-            pieces.append((_instruct_table(columns), table_record))
+            rows = self._rows_table(
+                table,
+                table_record,
+                suffix_of_row,
+                task=pa.repeat(pa.scalar(task, pa.string()), count),
+                instruction=schema["instructions"].take(pa.array(row_b * templates + choice)),
+                output=outputs,
+                template_id=schema["template_ids"].take(pa.array(choice)),
+                schema=schema["names"].take(pa.array(row_b)),
+            )
+            pieces.append((rows, table_record))
         loop = np.setdiff1d(np.arange(n), records, assume_unique=True)
         if len(loop):
             subset = table if len(loop) == n else table.take(pa.array(loop))
@@ -929,22 +923,17 @@ class InstructRenderer:
             hashes = row_hashes(record_hashes[table_record], self.suffix_hashes[suffix_of_row])
             choice = pa.array((hashes % np.uint64(len(template_parts["template_ids"]))).astype(np.int64))
             schema_text = pc.binary_join(listed(template_parts["described"].take(positions)), "、")
-            take = pa.array(table_record)
-            record_id = table.column("id").take(take)
-            columns = {
-                "id": pc.binary_join_element_wise(record_id, pa.array(list(self.suffixes), pa.string()).take(pa.array(suffix_of_row)), "#"),
-                "record_id": record_id,
-                "corpus": table.column("corpus").take(take),
-                "task": pa.repeat(pa.scalar(row_task, pa.string()), rows),
-                "split": pa.repeat(pa.scalar(self.split, pa.string()), rows),
-                "instruction": pc.binary_join_element_wise(template_parts["prefixes"].take(choice), schema_text, template_parts["suffixes"].take(choice), ""),
-                "input": _text_later(rows),
-                "output": answers,
-                "template_id": template_parts["template_ids"].take(choice),
-                "schema": listed(parts["names"].take(positions)),
-                "params": pa.repeat(pa.scalar(self.params, pa.string()), rows),
-            }
-            return _instruct_table(columns), table_record
+            out = self._rows_table(
+                table,
+                table_record,
+                suffix_of_row,
+                task=pa.repeat(pa.scalar(row_task, pa.string()), rows),
+                instruction=pc.binary_join_element_wise(template_parts["prefixes"].take(choice), schema_text, template_parts["suffixes"].take(choice), ""),
+                output=answers,
+                template_id=template_parts["template_ids"].take(choice),
+                schema=listed(parts["names"].take(positions)),
+            )
+            return out, table_record
 
         out = [rows_of(parts, gold_members)]
         if subtask_members is not None:  # EET rows: the same label batches, triggers only
@@ -1084,22 +1073,35 @@ class InstructRenderer:
             template_ids.append(template["id"])
         pair_of_row = pa.array(pair_of_row.reshape(-1), pa.int64())
         prompt_of_row = pa.array(prompt_of_row, pa.int64())
+        return self._rows_table(
+            table,
+            record_of_row,
+            suffix_of_row,
+            task=pa.array([task for task, _ in prompt_list], pa.string()).take(prompt_of_row),
+            instruction=pa.array(texts, pa.string()).take(pair_of_row),
+            output=pa.array(outputs, pa.binary()).cast(pa.string()),  # checks the UTF-8
+            template_id=pa.array(template_ids, pa.string()).take(pair_of_row),
+            schema=pa.array([names for _, names in prompt_list], pa.list_(pa.string())).take(prompt_of_row),
+        )
+
+    def _rows_table(self, table: pa.Table, record_of_row: np.ndarray, suffix_of_row: np.ndarray, **columns: pa.Array) -> pa.Table:
+        """Instruction rows from their own columns (task, instruction, output, template_id,
+        schema) and, per row, its record in ``table`` and its id suffix (an index into
+        ``self.suffixes``); ``input`` is filled in by ``_render``."""
+        count = len(record_of_row)
         take = pa.array(record_of_row, pa.int64())
         record_id = table.column("id").take(take)
-        columns = {
-            "id": pc.binary_join_element_wise(record_id, pa.array(list(self.suffixes), pa.string()).take(pa.array(suffix_of_row)), "#"),
-            "record_id": record_id,
-            "corpus": table.column("corpus").take(take),
-            "task": pa.array([task for task, _ in prompt_list], pa.string()).take(prompt_of_row),
-            "split": pa.repeat(pa.scalar(self.split, pa.string()), n),
-            "instruction": pa.array(texts, pa.string()).take(pair_of_row),
-            "input": _text_later(n),
-            "output": pa.array(outputs, pa.binary()).cast(pa.string()),  # checks the UTF-8
-            "template_id": pa.array(template_ids, pa.string()).take(pair_of_row),
-            "schema": pa.array([names for _, names in prompt_list], pa.list_(pa.string())).take(prompt_of_row),
-            "params": pa.repeat(pa.scalar(self.params, pa.string()), n),
-        }
-        return _instruct_table(columns)
+        return _instruct_table(
+            {
+                "id": pc.binary_join_element_wise(record_id, pa.array(list(self.suffixes), pa.string()).take(pa.array(suffix_of_row)), "#"),
+                "record_id": record_id,
+                "corpus": table.column("corpus").take(take),
+                "split": pa.repeat(pa.scalar(self.split, pa.string()), count),
+                "input": pa.nulls(count, pa.string()),
+                "params": pa.repeat(pa.scalar(self.params, pa.string()), count),
+                **columns,
+            }
+        )
 
 
 class _TableGold:
@@ -1125,13 +1127,10 @@ def _in_record_order(pieces: list) -> tuple:
     return pa.concat_tables([table for table, _ in pieces]).take(pa.array(order)), record_of_row[order]
 
 
-def _text_later(count: int) -> pa.Array:
-    """A placeholder for the `input` column, which `InstructRenderer._render` fills in last."""
-    return pa.nulls(count, pa.string())
-
-
 def _instruct_table(columns: dict) -> pa.Table:
-    return pa.Table.from_arrays([c if isinstance(c, pa.ChunkedArray) else pa.chunked_array([c]) for c in columns.values()], schema=INSTRUCT_SCHEMA)
+    """A table of the instruct schema from its columns (by name)."""
+    arrays = [columns[name] for name in INSTRUCT_COLUMNS]
+    return pa.Table.from_arrays([c if isinstance(c, pa.ChunkedArray) else pa.chunked_array([c]) for c in arrays], schema=INSTRUCT_SCHEMA)
 
 
 def render_records(records: Iterable[dict], split: str, schema: dict, options: InstructOptions, stats: Optional[dict] = None) -> Iterator[dict]:
