@@ -721,10 +721,10 @@ class InstructRenderer:
         )
 
     def _fast_members(self, gold: "_TableGold", task: str, unfit_records: np.ndarray) -> Optional[tuple]:
-        """``(records, items)`` of the records whose rows the vectorized path can build (table
-        positions; besides ``unfit_records``, those with a gold label outside the schema or an item
-        ``_gold_items`` cannot assemble), and ``items`` for ``_gold_members``; None if the task's
-        templates or names rule it out."""
+        """``(records, (items, triggers))``: the records whose rows the vectorized path can build
+        (table positions; not ``unfit_records``, nor those with a gold label outside the schema or
+        an item ``_gold_items`` cannot assemble), and their items for ``_gold_members`` (None
+        without annotations); None if the task's templates or names rule the path out."""
         if self.fast_tasks.get(task) is None:
             return None
         n = len(gold.ids)
