@@ -31,7 +31,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import __version__
 from .corpus import Corpus
-from .export import REPORT_FILE, ConfigOutput, CorpusOutput, split_paths
+from .export import REPORT_FILE, ConfigOutput, CorpusOutput, parquet_batches, split_paths
 from .instruct import load_templates
 from .registry import get_builder
 from .schema import TASK_COLUMN, VIEWS
@@ -225,13 +225,13 @@ def config_stats(out: Path, config: ConfigOutput, batch_size: int = 10_000) -> C
     unlabelled = builder.corpus.unlabelled_splits if builder else frozenset()
     stats = ConfigStats(splits={}, types=Counter(), templates=Counter(), example=None)
     for split, entry in config.splits.items():
-        files = [pq.ParquetFile(out / path) for path in split_paths(entry)]
-        rows = sum(parquet.metadata.num_rows for parquet in files)
+        paths = [out / path for path in split_paths(entry)]
+        rows = sum(pq.read_metadata(path).num_rows for path in paths)
         if rows != entry["num_examples"]:
             raise ValueError(f"{', '.join(split_paths(entry))}: {rows} rows but the card says {entry['num_examples']}")
         labelled = split not in unlabelled
         lengths, empty = _LengthStats(), 0
-        for batch in (batch for parquet in files for batch in parquet.iter_batches(batch_size=batch_size)):
+        for batch in parquet_batches(paths, batch_size):
             table = pa.Table.from_batches([batch])
             if config.view == "unified":
                 text, batch_empty = table.column("text"), _unified_unannotated(table)
@@ -255,7 +255,7 @@ def config_stats(out: Path, config: ConfigOutput, batch_size: int = 10_000) -> C
             if stats.example is None and table.num_rows:
                 stats.example = truncate(table.slice(0, 1).to_pylist()[0])
         if rows == 0 and config.view == "raw" and labelled:
-            empty = _raw_unannotated(files[0].schema_arrow.empty_table(), builder.label_keys if builder else frozenset())
+            empty = _raw_unannotated(pq.read_schema(paths[0]).empty_table(), builder.label_keys if builder else frozenset())
         stats.splits[split] = SplitStats(rows, lengths.result(), empty)
     return stats
 

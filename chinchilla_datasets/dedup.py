@@ -36,11 +36,10 @@ def _digest(text: str) -> bytes:
 
 def _text_batches(out: Path, entry: dict):
     """The ``text`` column of a split, a list per batch, over its Parquet files in row order."""
-    from .export import split_paths
+    from .export import parquet_batches, split_paths
 
-    for path in split_paths(entry):
-        for batch in pq.ParquetFile(out / path).iter_batches(columns=["text"], batch_size=4096):
-            yield batch.column(0).to_pylist()
+    for batch in parquet_batches([out / path for path in split_paths(entry)], 4096, columns=["text"]):
+        yield batch.column(0).to_pylist()
 
 
 def _texts(out: Path, entry: dict):
@@ -121,19 +120,18 @@ def rewrite(out: Path, entry: dict, config_name: str, split: str, transform) -> 
     """Stream a split's Parquet files through ``transform(offset, batch) -> batch`` (``offset``: the
     split's row index of the batch's first row) into new fingerprinted files, sharded as
     ``write_split`` shards; the old files are removed."""
-    from .export import ParquetSplitWriter, split_paths
+    from .export import ParquetSplitWriter, parquet_batches, split_paths
 
     sources = [out / path for path in split_paths(entry)]
-    schema = pq.ParquetFile(sources[0]).schema_arrow
+    schema = pq.read_schema(sources[0])
     writer = ParquetSplitWriter(out, config_name, split, schema=schema, options={}, row_group_rows=None)
     offset, nbytes = 0, 0
-    for source in sources:
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=4096):
-            rows = batch.num_rows
-            batch = transform(offset, batch)
-            offset += rows
-            writer.write(batch)
-            nbytes += batch.nbytes
+    for batch in parquet_batches(sources, 4096):
+        rows = batch.num_rows
+        batch = transform(offset, batch)
+        offset += rows
+        writer.write(batch)
+        nbytes += batch.nbytes
     written = writer.close()
     for source in sources:
         if f"{config_name}/{source.name}" not in written["paths"]:

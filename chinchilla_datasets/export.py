@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import datasets
 import numpy as np
@@ -495,6 +495,16 @@ def _hash_key(seed: int, key: str) -> bytes:
     return hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8]
 
 
+def parquet_batches(paths: Iterable, batch_size: int, columns: Optional[list] = None) -> Iterator[pa.RecordBatch]:
+    """The record batches of Parquet files, in order, one file open at a time and decoded on the
+    calling thread. A reader keeps what it has read until it is closed, and the buffers of the
+    decoding threads stay with the allocator: either way the memory of reading a split grew with
+    its size (docs/performance.md, "Memory, Parquet readers")."""
+    for path in paths:
+        with pq.ParquetFile(path) as parquet:
+            yield from parquet.iter_batches(batch_size=batch_size, columns=columns, use_threads=False)
+
+
 def capped_rows(paths: list, key: str, seed: int, cap: int) -> np.ndarray:
     """Positions (ascending) of the ``cap`` rows of a split whose ``key`` column hashes smallest
     (ties: the earlier row), read from its Parquet files one key column batch at a time; memory
@@ -502,10 +512,9 @@ def capped_rows(paths: list, key: str, seed: int, cap: int) -> np.ndarray:
     counter = itertools.count()
 
     def keyed():
-        for path in paths:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP_ROWS, columns=[key]):
-                for value in batch.column(0).to_pylist():
-                    yield (_hash_key(seed, value), next(counter))
+        for batch in parquet_batches(paths, ROW_GROUP_ROWS, columns=[key]):
+            for value in batch.column(0).to_pylist():
+                yield (_hash_key(seed, value), next(counter))
 
     return np.array(sorted(i for _, i in heapq.nsmallest(cap, keyed())), dtype=np.int64)
 
@@ -552,33 +561,32 @@ def write_shuffled(parts: list, seed: int, features, out: Path, config: str, spl
         base = 0
         for part, size in zip(parts, sizes):
             offset = 0  # row of the part at the start of the batch
-            for path in part.paths:
-                for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
-                    if part.selected is None:
-                        local = np.arange(batch.num_rows, dtype=np.int64)
-                        first = base + offset
-                    else:
-                        lo, hi = np.searchsorted(part.selected, [offset, offset + batch.num_rows])
-                        local = part.selected[lo:hi] - offset
-                        first = base + lo
-                    offset += batch.num_rows
-                    if not len(local):
-                        continue
-                    table = pa.Table.from_batches([batch]).take(pa.array(local))
-                    if not table.schema.equals(schema, check_metadata=False):
-                        from datasets.table import table_cast
+            for batch in parquet_batches(part.paths, batch_size):
+                if part.selected is None:
+                    local = np.arange(batch.num_rows, dtype=np.int64)
+                    first = base + offset
+                else:
+                    lo, hi = np.searchsorted(part.selected, [offset, offset + batch.num_rows])
+                    local = part.selected[lo:hi] - offset
+                    first = base + lo
+                offset += batch.num_rows
+                if not len(local):
+                    continue
+                table = pa.Table.from_batches([batch]).take(pa.array(local))
+                if not table.schema.equals(schema, check_metadata=False):
+                    from datasets.table import table_cast
 
-                        table = table_cast(table, schema)
-                    where = position[first : first + len(local)]
-                    table = table.append_column(POSITION, pa.array(where)).cast(tagged)
-                    buckets = where // bucket_rows
-                    grouped = np.argsort(buckets, kind="stable")
-                    bounds = np.flatnonzero(np.diff(buckets[grouped])) + 1
-                    for chunk in np.split(grouped, bounds):
-                        bucket = int(buckets[chunk[0]])
-                        if bucket not in writers:
-                            writers[bucket] = pa.ipc.new_stream(str(folder / f"{bucket:06d}.arrow"), tagged)
-                        writers[bucket].write_table(table.take(pa.array(chunk)))
+                    table = table_cast(table, schema)
+                where = position[first : first + len(local)]
+                table = table.append_column(POSITION, pa.array(where)).cast(tagged)
+                buckets = where // bucket_rows
+                grouped = np.argsort(buckets, kind="stable")
+                bounds = np.flatnonzero(np.diff(buckets[grouped])) + 1
+                for chunk in np.split(grouped, bounds):
+                    bucket = int(buckets[chunk[0]])
+                    if bucket not in writers:
+                        writers[bucket] = pa.ipc.new_stream(str(folder / f"{bucket:06d}.arrow"), tagged)
+                    writers[bucket].write_table(table.take(pa.array(chunk)))
             if offset != part.rows:
                 raise AssertionError(f"{part.paths}: {offset} rows, expected {part.rows}")
             base += size
@@ -667,6 +675,5 @@ def iter_split(out: str, config: str, split: str, batch_size: int = 1000):
         raise KeyError(f"config {config!r} is not in {out}; built: {', '.join(sorted(files))}")
     if split not in files[config]:
         raise KeyError(f"split {split!r} is not in {config}; has: {', '.join(files[config])}")
-    for path in files[config][split]:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
-            yield from batch.to_pylist()
+    for batch in parquet_batches(files[config][split], batch_size):
+        yield from batch.to_pylist()
