@@ -8,6 +8,7 @@ from collections import Counter
 
 import datasets
 import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from chinchilla_datasets.instruct import (
     InstructOptions,
     InstructRenderer,
     NegativeRanker,
+    _json_strings,
     choose_template,
     corpus_stats,
     hash64,
@@ -176,6 +178,15 @@ def test_vectorized_rows_equal_the_loop(records, options, split):
     assert {r["record_id"] for r in rows} >= (annotated if split == "train" else {r["id"] for r in records})
     for row in rows:
         assert list(json.loads(row["output"])) == row["schema"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",)))), max_size=20))
+def test_arrow_json_strings_are_orjson(values):
+    """Answer items are quoted by Arrow unless JSON escapes a character, then by orjson: every
+    string comes out as orjson writes it (nulls stay null)."""
+    quoted = _json_strings(pa.array(values, pa.string())).to_pylist()
+    assert quoted == [None if v is None else orjson.dumps(v).decode() for v in values]
 
 
 @pytest.mark.parametrize("split, rows_per_record", [("train", 1), ("validation", 2)])
