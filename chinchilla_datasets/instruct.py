@@ -880,7 +880,19 @@ class InstructRenderer:
             }
         return parts
 
-    def _fast_train_rows(self, table, task, records, gold_record, gold_position, gold_members, subtask_members, wanted, ranking, record_hashes) -> list:
+    def _fast_train_rows(
+        self,
+        table: pa.Table,
+        task: str,
+        records: np.ndarray,
+        gold_record: np.ndarray,
+        gold_position: np.ndarray,
+        gold_members: pa.Array,
+        subtask_members: Optional[pa.Array],
+        wanted: np.ndarray,
+        ranking: np.ndarray,
+        record_hashes: np.ndarray,
+    ) -> list:
         """The training rows of ``records`` (table positions, in order) built with numpy and Arrow:
         the rows the loop would give, as ``[(rows, record of each row)]``: the task's rows, then
         (EE with sub-tasks) their EET rows.
