@@ -799,12 +799,7 @@ class InstructRenderer:
             pieces += self._fast_train_rows(table, task, records, gold_record, gold_position, members, subtask_members, wanted, ranking, gold.record_hashes)
             if subtask_members is not None:
                 pieces.append(self._eea_rows(table, gold, records))
-        loop = np.setdiff1d(np.arange(n), records, assume_unique=True)
-        if len(loop):
-            subset = table if len(loop) == n else table.take(pa.array(loop))
-            out, rows = self._loop_rows(subset, gold.record_hashes[loop], (wanted[loop], ranking[loop]))
-            pieces.append((out, loop[rows]))
-        return _in_record_order(pieces)
+        return self._merged_with_loop(table, gold, records, pieces, (wanted, ranking))
 
     def _render_evaluation(self, table: pa.Table, task: str) -> tuple:
         """``(rows, record of each row)`` of an evaluation table of one task: every record asks for
@@ -859,11 +854,17 @@ class InstructRenderer:
                 schema=schema["names"].take(pa.array(row_b)),
             )
             pieces.append((rows, table_record))
+        return self._merged_with_loop(table, gold, records, pieces)
+
+    def _merged_with_loop(self, table: pa.Table, gold: "_TableGold", records: np.ndarray, pieces: list, plan: Optional[tuple] = None) -> tuple:
+        """``pieces`` (the rows of ``records``) and the rows of the table's other records, rendered
+        by the loop, merged in record order. ``plan``: training's ``(wanted, ranking)`` per record."""
+        n = len(gold.ids)
         loop = np.setdiff1d(np.arange(n), records, assume_unique=True)
         if len(loop):
             subset = table if len(loop) == n else table.take(pa.array(loop))
-            out, rows = self._loop_rows(subset, gold.record_hashes[loop])
-            pieces.append((out, loop[rows]))
+            out, rows = self._loop_rows(subset, gold.record_hashes[loop], None if plan is None else tuple(part[loop] for part in plan))
+            pieces = [*pieces, (out, loop[rows])]
         return _in_record_order(pieces)
 
     def _evaluation_parts(self, task: str) -> dict:
