@@ -120,6 +120,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+            disable_nagle_algorithm = True  # headers and body are two writes: Nagle would delay the body 40 ms
 
             def log_message(self, *args):  # quiet
                 pass
