@@ -15,7 +15,8 @@ retries, timeouts and one-line errors in our hands, so the thinner, faster libra
 - :class:`ChatClient`: N requests in flight (an ``asyncio.Semaphore``), a per-request timeout, retries
   with exponential backoff and jitter on 429, 5xx, timeouts, connection errors and malformed bodies
   (bounded attempts; a ``Retry-After`` header is honoured up to the backoff cap), and one-line errors
-  (:class:`EndpointUnreachable`, :class:`ModelNotFound`, :class:`RequestFailed`).
+  (:class:`EndpointUnreachable`, :class:`ModelNotFound`, :class:`CredentialsRefused`,
+  :class:`RequestFailed`).
 - The API key is read from an environment variable the caller names (``OPENAI_API_KEY`` by default;
   absent is fine for a local vLLM). It lives only in the HTTP client's headers: it is never printed,
   logged, put in an error message, a ``repr`` or the cache.
@@ -54,6 +55,10 @@ class EndpointUnreachable(LLMError):
 
 class ModelNotFound(LLMError):
     """The endpoint answers but does not serve the model (404, or the model missing from ``/models``)."""
+
+
+class CredentialsRefused(LLMError):
+    """HTTP 401/403: the key is missing or wrong (the message names the variable, never the key)."""
 
 
 class RequestFailed(LLMError):
@@ -161,7 +166,7 @@ class ChatClient:
         except _TRANSIENT as err:
             raise self._unreachable(err) from None
         if status in (401, 403):
-            raise RequestFailed(
+            raise CredentialsRefused(
                 f"{self.base_url} refused the credentials (HTTP {status}); set the API key in ${self.api_key_env}"
             )
         if status == 404:
@@ -218,7 +223,7 @@ class ChatClient:
             elif status == 404:
                 raise ModelNotFound(f"{url}: HTTP 404 for model {self.model!r}: {_error_detail(body)}")
             elif status in (401, 403):
-                raise RequestFailed(
+                raise CredentialsRefused(
                     f"{self.base_url} refused the credentials (HTTP {status}); set the API key in ${self.api_key_env}"
                 )
             elif status in _RETRY_STATUSES:
