@@ -21,8 +21,8 @@ retries, timeouts and one-line errors in our hands, so the thinner, faster libra
   absent is fine for a local vLLM). It lives only in the HTTP client's headers: it is never printed,
   logged, put in an error message, a ``repr`` or the cache.
 - :class:`ResponseCache`: SQLite, keyed on (model, prompt version, input key); stores the accepted answer.
-  Each ``put`` is its own transaction (WAL, ``synchronous=NORMAL``), so an interrupted run keeps every
-  answer accepted before the interruption and a rerun resumes from there.
+  Answers are committed in groups of at most 256 or one second (WAL, ``synchronous=NORMAL``), and on
+  close, so an interrupted run keeps what it committed and a rerun resumes from there.
 - :func:`map_ordered`: run a coroutine over many items with bounded concurrency and a tqdm bar
   (records/s, failures), yielding results in input order while holding only a window of them.
 """
@@ -36,10 +36,12 @@ import os
 import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Iterable, Optional
 
 import aiohttp
+import orjson
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 _RETRY_STATUSES = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
@@ -196,8 +198,7 @@ class ChatClient:
         """The reply text of one chat completion (``temperature`` 0 unless given), after retries."""
         http = self._require_open()
         url = f"{self.base_url}/chat/completions"
-        payload = json.dumps({"model": self.model, "messages": messages, "temperature": 0, **params},
-                             ensure_ascii=False).encode("utf-8")
+        payload = orjson.dumps({"model": self.model, "messages": messages, "temperature": 0, **params})
         last_problem = "no attempt made"
         wire_error: Optional[BaseException] = None
         for attempt in range(self.max_retries + 1):
@@ -214,8 +215,8 @@ class ChatClient:
                         else f"{type(err).__name__}: {_one_line(err)}"
             if status == 200:
                 try:
-                    content = json.loads(body)["choices"][0]["message"]["content"]
-                except (ValueError, KeyError, IndexError, TypeError):
+                    content = orjson.loads(body)["choices"][0]["message"]["content"]
+                except (ValueError, KeyError, IndexError, TypeError):  # (orjson's decode error is a ValueError)
                     content = None
                 if isinstance(content, str):
                     return content
@@ -244,11 +245,17 @@ class ResponseCache:
     The input key is stored as its SHA-256 (the index stays small whatever the prompt length). Only the
     answer is stored: no header, no key, no request parameter. Safe to share between coroutines of one
     event loop and between threads (one lock around the connection).
+
+    Writes are committed in groups (every ``commit_every`` puts or ``commit_seconds``, whichever comes
+    first, and on ``flush``/``close``): one commit per answer cost more than the rest of a record's
+    client-side work. A process killed outright loses at most that last group, which a rerun asks again.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, commit_every: int = 256, commit_seconds: float = 1.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.commit_every = commit_every
+        self.commit_seconds = commit_seconds
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -257,6 +264,8 @@ class ResponseCache:
             "CREATE TABLE IF NOT EXISTS answers (model TEXT NOT NULL, prompt_version TEXT NOT NULL, "
             "key_sha256 TEXT NOT NULL, answer TEXT NOT NULL, PRIMARY KEY (model, prompt_version, key_sha256))"
         )
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
 
     @staticmethod
     def _digest(key: str) -> str:
@@ -272,10 +281,26 @@ class ResponseCache:
 
     def put(self, model: str, prompt_version: str, key: str, answer: str) -> None:
         with self._lock:
+            if not self._uncommitted:
+                self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
                 (model, prompt_version, self._digest(key), answer),
             )
+            self._uncommitted += 1
+            if self._uncommitted >= self.commit_every or time.monotonic() - self._last_commit >= self.commit_seconds:
+                self._commit()
+
+    def _commit(self) -> None:
+        if self._uncommitted:
+            self._db.execute("COMMIT")
+            self._uncommitted = 0
+        self._last_commit = time.monotonic()
+
+    def flush(self) -> None:
+        """Commit the answers put so far."""
+        with self._lock:
+            self._commit()
 
     def __len__(self) -> int:
         with self._lock:
@@ -283,6 +308,7 @@ class ResponseCache:
 
     def close(self) -> None:
         with self._lock:
+            self._commit()
             self._db.close()
 
     def __enter__(self) -> "ResponseCache":

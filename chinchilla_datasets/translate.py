@@ -68,6 +68,9 @@ _TAG = re.compile(
     r"<\s*(?P<close>/?)\s*[mM]\s*(?P<num>\d+)\s*>"
     r"|(?P<broken><\s*/?\s*[mM]\s*(?P<bnum>\d+)|(?<![A-Za-z0-9])/?[mM](?P<bnum2>\d+)\s*>)"
 )
+_CANONICAL_TAG = re.compile(r"<(?P<close>/?)m(?P<num>\d+)>")  # as the request writes them: the fast path
+# What is left of a tag the fast path did not read (``< m2 >``, ``<M2>``, ``</m2``, ``m2>``).
+_SUSPECT = re.compile(r"<\s*/?\s*[mM]\s*\d|(?<![A-Za-z0-9])/?[mM]\d+\s*>")
 _FENCE = re.compile(r"```[^\n`]*\n(?P<body>.*?)(?:\n\s*```|$)", re.S)
 _PREFACE = re.compile(
     r"^\s*(?:here\s+is|here's|sure|certainly|okay|ok\b|of course|translation|translated|the translation|"
@@ -164,32 +167,64 @@ class ParsedReply:
         return "; ".join(parts)
 
 
-def parse_reply(reply: str, tagged: TaggedText, source: str) -> ParsedReply:
-    """Strip the wrappers, remove the tags, and locate every wrapped span (see the protocol)."""
-    body = strip_wrappers(reply, source)
-    expected = {n + 1 for n, wrapped in enumerate(tagged.wrapped) if wrapped}
+def _scan(body: str, pattern: re.Pattern, expected: set) -> tuple:
+    """``(text, opens, closes, problems, stray)`` of ``body`` with the tags ``pattern`` finds removed."""
     opens: dict = {}
     closes: dict = {}
     problems: dict = {}
     stray = 0
     pieces, length, cursor = [], 0, 0
-    for match in _TAG.finditer(body):
+    for match in pattern.finditer(body):
         piece = body[cursor:match.start()]
         pieces.append(piece)
         length += len(piece)
         cursor = match.end()
-        number = int(match.group("num") or match.group("bnum") or match.group("bnum2"))
+        groups = match.groupdict()
+        number = int(groups["num"] or groups.get("bnum") or groups.get("bnum2"))
         if number not in expected:
             stray += 1
-        elif match.group("broken"):
+        elif groups.get("broken"):
             problems[number] = "broken"
         else:
-            side = closes if match.group("close") else opens
+            side = closes if groups["close"] else opens
             if number in side:
                 problems.setdefault(number, "duplicated")
             side.setdefault(number, length)
     pieces.append(body[cursor:])
-    text = "".join(pieces)
+    return "".join(pieces), opens, closes, problems, stray
+
+
+def _scan_canonical(body: str, expected: set) -> tuple:
+    """``_scan`` for tags exactly as the request writes them, with ``re.split`` (the common case, fast)."""
+    parts = _CANONICAL_TAG.split(body)  # text, close, number, text, close, number, …, text
+    opens: dict = {}
+    closes: dict = {}
+    problems: dict = {}
+    stray = 0
+    length = len(parts[0])
+    for i in range(1, len(parts), 3):
+        number = int(parts[i + 1])
+        if number not in expected:
+            stray += 1
+        else:
+            side = closes if parts[i] else opens
+            if number in side:
+                problems.setdefault(number, "duplicated")
+            side.setdefault(number, length)
+        length += len(parts[i + 2])
+    return "".join(parts[0::3]), opens, closes, problems, stray
+
+
+def parse_reply(reply: str, tagged: TaggedText, source: str) -> ParsedReply:
+    """Strip the wrappers, remove the tags, and locate every wrapped span (see the protocol)."""
+    body = strip_wrappers(reply, source)
+    expected = {n + 1 for n, wrapped in enumerate(tagged.wrapped) if wrapped}
+    scanned = _scan_canonical(body, expected)
+    left = scanned[0]
+    if ("<" in left or ">" in left) and _SUSPECT.search(left):  # a tag with spaces or capitals, or broken
+        scanned = _scan(body, _TAG, expected)
+        scanned = _scan(body, _TAG, expected)
+    text, opens, closes, problems, stray = scanned
     offsets = {}
     for number in sorted(expected):
         if number in problems:
@@ -303,13 +338,13 @@ class Translator:
             self.cache.put(self.client.model, version, key, answer)
 
     async def _tagged_answer(self, tagged: TaggedText, source: str) -> tuple:
-        """``(accepted reply, attempts)``: from the cache, or asked up to 1 + MAX_TAG_RETRIES times."""
+        """``(accepted reply parsed, attempts)``: from the cache, or asked up to 1 + MAX_TAG_RETRIES times."""
         hit = self._cached(PROMPT_VERSION, tagged.text)
         if hit is not None:
             stored = json.loads(hit)
             self.stats["cached"] += 1
-            return stored["reply"], stored["attempts"]
-        best = None  # (bad spans, attempt, reply)
+            return parse_reply(stored["reply"], tagged, source), stored["attempts"]
+        best = None  # (badness, reply, parsed)
         system = SYSTEM_PROMPT
         attempts = 0
         for attempt in range(1 + MAX_TAG_RETRIES):
@@ -318,12 +353,12 @@ class Translator:
             parsed = parse_reply(reply, tagged, source)
             badness = (not parsed.text, len(parsed.problems), parsed.stray)
             if best is None or badness < best[0]:
-                best = (badness, reply)
+                best = (badness, reply, parsed)
             if parsed.clean:
                 break
             system = SYSTEM_PROMPT + RETRY_NOTE.format(problems=parsed.describe(), last=len(tagged.spans))
         self._store(PROMPT_VERSION, tagged.text, json.dumps({"reply": best[1], "attempts": attempts}, ensure_ascii=False))
-        return best[1], attempts
+        return best[2], attempts
 
     async def _mention_answer(self, mention: str) -> Optional[str]:
         hit = self._cached(MENTION_PROMPT_VERSION, mention)
@@ -345,7 +380,7 @@ class Translator:
         info = {"model": self.client.model, "prompt_version": PROMPT_VERSION, "attempts": 0, "mentions_searched": 0,
                 "error": None}
         try:
-            reply, info["attempts"] = await self._tagged_answer(tagged, source_text)
+            parsed, info["attempts"] = await self._tagged_answer(tagged, source_text)
         except (ModelNotFound, CredentialsRefused):
             raise
         except LLMError as err:
@@ -354,7 +389,6 @@ class Translator:
             failed = {**record, "text": None, "entities": [], "relations": [], "events": [],
                       "flags": list(record["flags"]) + [TRANSLATION_FAILED]}
             return self._output(failed, record, corpus, split, index, info)
-        parsed = parse_reply(reply, tagged, source_text)
         missing = [n + 1 for n in range(len(tagged.spans)) if n + 1 not in parsed.offsets]
         answers = await asyncio.gather(
             *(self._mention_answer(source_text[slice(*tagged.spans[n - 1])]) for n in missing)

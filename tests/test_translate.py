@@ -102,6 +102,12 @@ def test_parse_reply_locates_every_span():
     assert {n: parsed.text[s:e] for n, (s, e) in parsed.offsets.items()} == {1: "爱丽丝·史密斯", 2: "Acme公司", 3: "巴黎"}
 
 
+def test_tags_with_spaces_or_capitals_are_read():
+    parsed = parse_reply("<M1>爱丽丝·史密斯</ m1>在< m3 >巴黎</m3>的<m2>Acme公司</m2>工作。", tag_record(ALICE, alice()), ALICE)
+    assert parsed.clean and parsed.text == "爱丽丝·史密斯在巴黎的Acme公司工作。"
+    assert {n: parsed.text[s:e] for n, (s, e) in parsed.offsets.items()} == {1: "爱丽丝·史密斯", 2: "Acme公司", 3: "巴黎"}
+
+
 @pytest.mark.parametrize(
     "reply, problems, stray",
     [
@@ -319,3 +325,43 @@ def test_cli_one_line_errors(fake_openai, tmp_path, capsys):
     assert errors[0].startswith("chinchilla translate: model 'other' is not served")
     assert errors[1].startswith("chinchilla translate: cannot reach http://127.0.0.1:")
     assert len(errors) == 2 and server.requests == 0
+
+
+def test_interrupted_run_resumes_from_the_cache(fake_openai, tmp_path):
+    """SIGINT mid-run (as Ctrl-C): the answers accepted so far are committed, the rerun asks only the rest."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    raw = tmp_path / "raw"
+    conll04_raw(raw, sentences(43))  # train 40, validation 3
+    server = fake_openai(lambda messages: Reply.slow(uppercase_translation(messages).text, 0.1))
+    argv = [sys.executable, "-m", "chinchilla_datasets.cli", "translate", "--data-dir", str(raw), "--corpus", "conll04",
+            "--endpoint", server.base_url, "--model", "fake-model", "--concurrency", "2", "--no-progress"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while server.requests < 10 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    first = server.requests
+    assert 10 <= first < 43 and not (raw / "conll04_zh" / "train.jsonl").exists()
+    server.reset_counts()
+    assert main(argv[3:]) == 0
+    assert server.requests <= 43 - first + 2  # at most the requests in flight at the interruption are asked again
+    rows = (raw / "conll04_zh" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 40 and all(json.loads(row)["flags"] == [] for row in rows)
+
+
+def test_benchmark_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_translate.py"
+    out = subprocess.run([sys.executable, str(script), "--records", "300", "--concurrency", "16", "--json"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["records"] == 300 and result["requests"] == 300 and result["records_per_second"] > 0
+
