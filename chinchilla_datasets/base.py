@@ -330,7 +330,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         schema = self.label_schema()
         stats = self.instruct_stats(source or path, split, schema)  # statistics of the whole split
         records = (record for _, record in self.unified_records(path, split, offset, source))
-        for row in render_records(records, split, schema, self.config.options, stats):
+        options = self.config.options.in_language(self.corpus.language)  # English corpora: English templates
+        for row in render_records(records, split, schema, options, stats):
             yield row["id"], row
 
     def instruct_stats(self, path: str, split: str, schema: dict) -> Optional[dict]:
