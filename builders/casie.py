@@ -245,6 +245,19 @@ class CASIE(ChinchillaBuilder):
         }
     )
 
+    def locate_files(self, dl_manager):
+        """The base's, keeping only the splits that hold at least one document (a folder of a few
+        documents may have none for some id ending); a name that is not a number counts for train,
+        where it is reported."""
+        split_files = super().locate_files(dl_manager)
+        folder = next(iter(split_files.values()))
+        names = [n[: -len(".json")] for n in os.listdir(folder) if n.endswith(".json")] if os.path.isdir(folder) else []
+        wanted = {document_split(int(n)) if n.isdigit() else "train" for n in names}
+        if not wanted:
+            raise FileNotFoundError(f"{self.corpus.name}: no {ANNOTATION_DIR}/<id>.json file in {folder}")
+        self.source_files = {split: path for split, path in self.source_files.items() if split in wanted}
+        return {split: path for split, path in split_files.items() if split in wanted}
+
     def read(self, path, split):
         """``path`` is the ``annotation`` folder; yields the documents of ``split`` by numeric id."""
         documents = []
