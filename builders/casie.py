@@ -66,6 +66,18 @@ ROLES = {
                            "Time", "Vulnerability", "Vulnerable_System", "Vulnerable_System_Version"],
 }
 
+# Chinese names of the roles, for the instructions of the translated corpus (``casie_zh``).
+ROLES_ZH = {
+    "Attacker": "攻击者", "Attack-Pattern": "攻击方式", "Compromised-Data": "泄露数据", "Damage-Amount": "损失金额",
+    "Number-of-Data": "数据数量", "Number-of-Victim": "受害者数量", "Place": "地点", "Purpose": "目的", "Time": "时间",
+    "Tool": "工具", "Victim": "受害者", "Trusted-Entity": "冒充的可信实体", "Payment-Method": "支付方式", "Price": "赎金",
+    "CVE": "CVE编号", "Capabilities": "漏洞能力", "Discoverer": "发现者", "Supported_Platform": "受影响平台",
+    "Vulnerability": "漏洞", "Vulnerable_System": "受影响系统", "Vulnerable_System_Owner": "受影响系统所有者",
+    "Vulnerable_System_Version": "受影响系统版本", "Issues-Addressed": "修复的问题", "Patch": "补丁",
+    "Patch-Number": "补丁编号", "Releaser": "发布者",
+}
+assert set(ROLES_ZH) == {role for roles in ROLES.values() for role in roles}
+
 CORPUS = Corpus(
     name="casie",
     task="EE",

@@ -287,3 +287,26 @@ def test_sample_layout_is_what_the_builders_read(samples_raw):
     for name, cls in ENGLISH.items():
         present = {p.name for p in (samples_raw / name).iterdir()}
         assert set(cls.corpus.expected_files()) <= present, name
+
+
+def test_casie_reads_the_repository_archive(tmp_path, fixtures_dir):
+    """The official download is the repository's zip (``CASIE-<commit>/data/annotation/``): the
+    annotation folder is found inside it, with the same records as the folder itself."""
+    import shutil
+    import zipfile
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    with zipfile.ZipFile(raw / "CASIE-main.zip", "w") as archive:
+        for path in sorted((fixtures_dir / "casie").rglob("*")):
+            if path.is_file():
+                archive.write(path, f"CASIE-main/data/{path.relative_to(fixtures_dir / 'casie')}")
+    from_zip = CASIE(config_name="casie_unified", data_dir=str(raw), cache_dir=str(tmp_path / "zip_cache"))
+    from_zip.download_and_prepare()
+    plain = tmp_path / "plain"
+    shutil.copytree(fixtures_dir / "casie", plain)
+    from_folder = CASIE(config_name="casie_unified", data_dir=str(plain), cache_dir=str(tmp_path / "folder_cache"))
+    from_folder.download_and_prepare()
+    zipped, folder = from_zip.as_dataset(), from_folder.as_dataset()
+    assert set(zipped) == set(folder) and all(zipped[s].to_list() == folder[s].to_list() for s in folder)
+    assert sum(len(ds) for ds in folder.values()) == len(list((fixtures_dir / "casie" / "annotation").glob("*.json")))
