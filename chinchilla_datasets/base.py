@@ -345,7 +345,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         records = (record for _, record in self.unified_records(path, split, offset, source))
         if self.instruct_excluded_flags:
             records = (r for r in records if not self.instruct_excluded_flags.intersection(r["flags"]))
-        for row in render_records(records, split, schema, self.config.options, stats):
+        options = self.config.options.in_language(self.corpus.language)  # English corpora: English templates
+        for row in render_records(records, split, schema, options, stats):
             yield row["id"], row
 
     def instruct_stats(self, path: str, split: str, schema: dict) -> Optional[dict]:

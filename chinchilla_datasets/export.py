@@ -51,6 +51,9 @@ MAX_BUCKETS = 256
 # split (None: no cap), chosen by a hash of the record id, so no corpus drowns the others.
 DEFAULT_MIXTURE_CAPS = {"train": 50_000, "validation": 5_000, "test": 5_000}
 MIXTURE = "all"
+# The mixtures are the Chinese collection: corpora in another language (the English sources of the
+# translation stage) are left out; their translations (``<corpus>_zh``) are Chinese and go in.
+MIXTURE_LANGUAGE = "zh"
 
 
 def bundled_fixtures() -> Path:
@@ -374,7 +377,9 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
                 unified, left_out = without_flagged(unified, cls.instruct_excluded_flags)
                 for split, counts in left_out.items():
                     report[split]["instruct_left_out"] = counts
-            instruct, notes = render_instruct(unified, schema, options, num_proc, desc=f"{name}_instruct")
+            # The corpus's language picks the templates (English corpora: English), unless the options fix one.
+            corpus_options = options.in_language(cls.corpus.language)
+            instruct, notes = render_instruct(unified, schema, corpus_options, num_proc, desc=f"{name}_instruct")
             del unified, unified_builder  # rendering read (and so mapped into memory) their columns
             for split, note in notes.items():
                 report[split].update(note)
@@ -656,11 +661,19 @@ def _cached_nbytes(table: pa.Table, features) -> int:
     return pa.ipc.open_stream(sink.getvalue()).read_all().nbytes
 
 
+def corpus_language(name: str) -> str:
+    """The language of a built corpus: its builder's, or Chinese for a corpus without a builder
+    (the translated ``<corpus>_zh`` corpora)."""
+    builder = builders().get(name)
+    return builder.corpus.language if builder is not None else MIXTURE_LANGUAGE
+
+
 def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict] = None) -> list:
-    """``all_unified`` and ``all_instruct``: every corpus's rows per split, each corpus capped
+    """``all_unified`` and ``all_instruct``: every Chinese corpus's rows per split, each corpus capped
     (rows of the records with the smallest id hashes), concatenated and shuffled with ``seed``.
     Read from the corpora's Parquet files, batch by batch (see :func:`write_shuffled`)."""
     caps = DEFAULT_MIXTURE_CAPS if caps is None else caps
+    results = [result for result in results if corpus_language(result.name) == MIXTURE_LANGUAGE]
     mixtures = []
     with tempfile.TemporaryDirectory(prefix="chinchilla-mixture-") as scratch:
         for view, features in (("unified", UNIFIED_FEATURES), ("instruct", INSTRUCT_FEATURES)):

@@ -33,7 +33,7 @@ import math
 import re
 import string
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Iterable, Iterator, Optional
@@ -59,7 +59,9 @@ class InstructOptions:
     """Generation parameters, recorded as JSON on every row (``params``) so a view can be regenerated."""
 
     seed: int = 42
-    language: str = "zh"
+    # Language of the templates; None = the corpus's own (``Corpus.language``: English corpora get
+    # the English templates), resolved by ``in_language`` before rendering.
+    language: Optional[str] = None
     ner_batch: int = 6
     re_batch: int = 4
     ee_batch: int = 4
@@ -72,6 +74,20 @@ class InstructOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def in_language(self, language: str) -> "InstructOptions":
+        """These options with ``language`` filled in when it was left to the corpus (None)."""
+        return self if self.language else replace(self, language=language)
+
+
+DEFAULT_LANGUAGE = "zh"  # of options rendered without a corpus (no language given)
+# How each language lists the asked types in an instruction: separator, and the brackets around an
+# event type's roles (``类型（角色1、角色2）`` / ``type (role 1, role 2)``).
+LIST_PUNCTUATION = {"zh": ("、", "（", "）"), "en": (", ", " (", ")")}
+
+
+def list_punctuation(language: Optional[str]) -> tuple:
+    return LIST_PUNCTUATION.get(language or DEFAULT_LANGUAGE, LIST_PUNCTUATION[DEFAULT_LANGUAGE])
 
 
 # ---------------------------------------------------------------- templates
@@ -140,13 +156,14 @@ def dump_answer(value) -> bytes:
     return orjson.dumps(value)
 
 
-def describe(labels: list, display: dict, roles: dict) -> str:
+def describe(labels: list, display: dict, roles: dict, language: str = DEFAULT_LANGUAGE) -> str:
     """How the asked types are listed in an instruction (EE types with their roles in brackets)."""
+    separator, opening, closing = list_punctuation(language)
     parts = []
     for label in labels:
         name = display.get(label, label)
-        parts.append(f"{name}（{'、'.join(roles[label])}）" if roles.get(label) else name)
-    return "、".join(parts)
+        parts.append(f"{name}{opening}{separator.join(roles[label])}{closing}" if roles.get(label) else name)
+    return separator.join(parts)
 
 
 # ---------------------------------------------------------------- training-split statistics
@@ -522,7 +539,8 @@ class InstructRenderer:
 
     def __init__(self, split: str, schema: dict, options: Optional[InstructOptions] = None, stats: Optional[dict] = None):
         self.split = split
-        self.options = options = options or InstructOptions()
+        self.options = options = (options or InstructOptions()).in_language(DEFAULT_LANGUAGE)
+        self.separator = list_punctuation(options.language)[0]
         self.train = split == TRAIN_SPLIT
         self.display = _Display(schema["types"])
         self.all_labels = [label for label, _ in schema["types"]]
@@ -570,12 +588,12 @@ class InstructRenderer:
         """The instruction of a prompt key in a template."""
         if isinstance(key, tuple):
             event_type, trigger, roles = key
-            return template["text"].format(event_type=self.display.get(event_type, event_type), trigger=trigger, schema="、".join(roles))
+            return template["text"].format(event_type=self.display.get(event_type, event_type), trigger=trigger, schema=self.separator.join(roles))
         batch, with_roles = (key, True) if isinstance(key, _Batch) else (key.batch, False)
         text = batch.texts.get((template["id"], with_roles))
         if text is None:
             roles = self.roles if with_roles else {}
-            text = batch.texts[template["id"], with_roles] = template["text"].format(schema=describe(list(batch.labels), self.display, roles))
+            text = batch.texts[template["id"], with_roles] = template["text"].format(schema=describe(list(batch.labels), self.display, roles, self.options.language))
         return text
 
     @staticmethod
@@ -662,7 +680,7 @@ class InstructRenderer:
             suffixes.append(after.format())
         return {
             "task": task,
-            "described": pa.array([describe([label], self.display, roles) for label in self.all_labels], pa.string()),
+            "described": pa.array([describe([label], self.display, roles, self.options.language) for label in self.all_labels], pa.string()),
             "prefixes": pa.array(prefixes, pa.string()),
             "suffixes": pa.array(suffixes, pa.string()),
             "template_ids": pa.array([t["id"] for t in self.candidates[task]], pa.string()),
@@ -935,7 +953,7 @@ class InstructRenderer:
             suffix_of_row = np.asarray(self._suffixes(row_task.lower(), int(batches.max(initial=0))), dtype=np.int64)[row_b]
             hashes = row_hashes(record_hashes[table_record], self.suffix_hashes[suffix_of_row])
             choice = pa.array((hashes % np.uint64(len(template_parts["template_ids"]))).astype(np.int64))
-            schema_text = pc.binary_join(listed(template_parts["described"].take(positions)), "、")
+            schema_text = pc.binary_join(listed(template_parts["described"].take(positions)), self.separator)
             out = self._rows_table(
                 table,
                 table_record,
