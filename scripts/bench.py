@@ -6,7 +6,7 @@ format its ``SOURCE.md`` describes (file names taken from the builder's ``Corpus
 official split sizes times ``--scale``. Then, each in a fresh cache:
 
 - every view of every corpus is built by its builder (``download_and_prepare``), and the
-  instruction view is also made as the collection makes it (``export.render_instruct``: the
+  instruction view is also made as the collection makes it (``collection.render_instruct``: the
   training-split statistics, then ``Dataset.map``) over the unified rows (``instruct_map``);
 - DuIE's raw build of ``duie_train.json`` alone is compared with ``load_dataset("json")`` on the
   same file (``raw_vs_json_loader``, a ratio of rows/s);
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import datasets  # noqa: E402
 
-from chinchilla_datasets.export import build_collection, render_instruct  # noqa: E402
+from chinchilla_datasets.collection import build_collection, render_instruct  # noqa: E402
 from chinchilla_datasets.instruct import InstructOptions  # noqa: E402
 from chinchilla_datasets.registry import builders  # noqa: E402
 from chinchilla_datasets.schema import VIEWS  # noqa: E402
@@ -543,7 +543,7 @@ class MemorySampler(threading.Thread):
 def instrument_collection(sampler: MemorySampler) -> Callable[[], None]:
     """Name phases inside ``build_collection`` (each corpus's views written, its instruct rendering, the
     duplicate flags, the mixtures, the card) by wrapping the functions it calls; returns the undo."""
-    from chinchilla_datasets import card, dedup, export
+    from chinchilla_datasets import collection  # the loop's names: it imports card, dedup and mixtures by name
 
     originals = []
 
@@ -559,12 +559,12 @@ def instrument_collection(sampler: MemorySampler) -> Callable[[], None]:
         originals.append((module, name, original))
         setattr(module, name, wrapper)
 
-    wrap(export, "build_corpus", lambda name, *a, **k: f"collection:{name}:build")
-    wrap(export, "_write_config", lambda dd, out, corpus, view, *a, **k: f"collection:{corpus}:write_{view}")
-    wrap(export, "render_instruct", lambda *a, desc="", **k: f"collection:{desc.rsplit('_instruct', 1)[0]}:render_instruct")
-    wrap(dedup, "apply_flags", lambda *a, **k: "collection:flags")
-    wrap(export, "build_mixtures", lambda *a, **k: "collection:mixtures")
-    wrap(card, "write_card", lambda *a, **k: "collection:card")
+    wrap(collection, "build_corpus", lambda name, *a, **k: f"collection:{name}:build")
+    wrap(collection, "_write_config", lambda dd, out, corpus, view, *a, **k: f"collection:{corpus}:write_{view}")
+    wrap(collection, "render_instruct", lambda *a, desc="", **k: f"collection:{desc.rsplit('_instruct', 1)[0]}:render_instruct")
+    wrap(collection, "apply_flags", lambda *a, **k: "collection:flags")
+    wrap(collection, "build_mixtures", lambda *a, **k: "collection:mixtures")
+    wrap(collection, "write_card", lambda *a, **k: "collection:card")
 
     def undo() -> None:
         for module, name, original in originals:
@@ -595,7 +595,7 @@ def build_view(cls, view: str, data_dir: Path, cache: Path):
 
 def bench_corpus(cls, data_dir: Path, work: Path) -> dict:
     """Rows/s of each view built by the builder, and of the instruction view made as the collection
-    makes it (``export.render_instruct``: the training-split statistics pass, then ``Dataset.map``)."""
+    makes it (``collection.render_instruct``: the training-split statistics pass, then ``Dataset.map``)."""
     out: dict = {"views": {}, "rejected": {}}
     for view in VIEWS:
         cache = work / f"cache-{cls.corpus.name}-{view}"

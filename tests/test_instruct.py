@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import iter_split
+from chinchilla_datasets.parquet_io import iter_split
 from chinchilla_datasets.instruct import (
     KNOWN_PLACEHOLDERS,
     TEMPLATE_FILES,
