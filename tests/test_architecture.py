@@ -22,6 +22,61 @@ PRIVATE_DATASETS_MODULES = {
 PRIVATE_DATASETS_ATTRIBUTES = {"_indices", "_data", "_fingerprint", "_format_type", "_output_all_columns", "replays"}
 
 
+# The floors of docs/architecture.md in import order: a module may import its own floor or lower ones.
+# A module not listed here is checked for cycles only (add new modules).
+FLOOR_ORDER = ["contracts", "sources", "views", "builders", "storage", "flags", "collection", "release", "cli"]
+FLOORS = {
+    "chinchilla_datasets.schema": "contracts",
+    "chinchilla_datasets.corpus": "contracts",
+    "chinchilla_datasets.outputs": "contracts",
+    "chinchilla_datasets.datasets_adapter": "contracts",
+    "chinchilla_datasets.sources": "sources",
+    "chinchilla_datasets.spans": "sources",
+    "chinchilla_datasets.conform": "sources",
+    "chinchilla_datasets.duee_events": "sources",
+    "chinchilla_datasets": "views",  # the package: re-exports parse_output
+    "chinchilla_datasets.instruct": "views",
+    "chinchilla_datasets.instruct.*": "views",
+    "chinchilla_datasets.base": "builders",
+    "chinchilla_datasets.tagged": "builders",
+    "chinchilla_datasets.nre": "builders",
+    "chinchilla_datasets.registry": "builders",
+    "builders": "builders",
+    "builders.*": "builders",
+    "chinchilla_datasets.parquet_io": "storage",
+    "chinchilla_datasets.mixtures": "storage",
+    "chinchilla_datasets.dedup": "flags",
+    "chinchilla_datasets.card": "flags",
+    "chinchilla_datasets.collection": "collection",
+    "chinchilla_datasets.publish": "release",
+    "chinchilla_datasets.exports": "release",
+    "chinchilla_datasets.score": "release",
+    "chinchilla_datasets.audit": "release",
+    "chinchilla_datasets.cli": "cli",
+}
+
+
+def floor_of(module: str):
+    if module in FLOORS:
+        return FLOOR_ORDER.index(FLOORS[module])
+    package = module.rpartition(".")[0]
+    while package:
+        if f"{package}.*" in FLOORS:
+            return FLOOR_ORDER.index(FLOORS[f"{package}.*"])
+        package = package.rpartition(".")[0]
+    return None
+
+
+def upward_imports(graph: dict) -> list:
+    """``(module, imported)`` pairs where a module imports a higher floor than its own."""
+    return sorted(
+        (name, target)
+        for name, targets in graph.items()
+        for target in targets
+        if floor_of(name) is not None and floor_of(target) is not None and floor_of(target) > floor_of(name)
+    )
+
+
 def modules_of(root: Path, packages=PACKAGES) -> dict:
     """``{dotted module name: path}`` of every ``.py`` file under ``root/<package>/``."""
     out = {}
@@ -131,6 +186,13 @@ def test_the_import_graph_has_no_cycle():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+def test_imports_point_down_the_floors():
+    graph = import_graph(ROOT)
+    assert upward_imports(graph) == []
+    # Every module of today's layout is placed; a new one is checked once it is added to FLOORS.
+    assert floor_of("chinchilla_datasets.instruct.renderer") is not None and floor_of("builders.duie") is not None
+
+
 def test_the_build_loop_is_imported_by_no_lower_floor():
     graph = import_graph(ROOT)
     importers = sorted(name for name, targets in graph.items() if "chinchilla_datasets.collection" in targets)
@@ -175,6 +237,9 @@ def test_the_checkers_catch_a_cycle_a_long_module_and_private_internals(tmp_path
     assert find_cycle(graph) == ["pkg.a", "pkg.b", "pkg.sub.c", "pkg.a"]
     assert long_modules(tmp_path, ("pkg",), limit=30) == {"pkg.d": 31}
     assert set(modules_using_private_datasets(tmp_path, ("pkg",))) == {"pkg.sub.c", "pkg.d", "pkg.e"}
+
+    assert upward_imports({"chinchilla_datasets.card": {"chinchilla_datasets.collection"}}) == [("chinchilla_datasets.card", "chinchilla_datasets.collection")]
+    assert upward_imports({"chinchilla_datasets.collection": {"chinchilla_datasets.card"}}) == []
 
     (tmp_path / "pkg/sub/c.py").write_text("import datasets\n", encoding="utf-8")  # circle broken
     assert find_cycle(import_graph(tmp_path, ("pkg",))) is None
