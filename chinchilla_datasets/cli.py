@@ -21,7 +21,7 @@ def _print_report(report: dict) -> None:
 
 
 def cmd_build(args) -> int:
-    from .export import build_collection
+    from .collection import build_collection
 
     try:
         report = build_collection(
@@ -39,7 +39,7 @@ def cmd_build(args) -> int:
 def cmd_score(args) -> int:
     import json
 
-    from .export import iter_split
+    from .parquet_io import iter_split
     from .score import format_table, read_predictions, score_rows
 
     try:
@@ -53,8 +53,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import iter_split
-    from .formats import write_rows
+    from .parquet_io import iter_split
+    from .exports import write_rows
 
     try:
         path = write_rows(iter_split(args.data, args.config, args.split), args.out, f"{args.config}.{args.split}", args.format)
