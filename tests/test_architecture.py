@@ -41,6 +41,7 @@ FLOORS = {
     "chinchilla_datasets.tagged": "builders",
     "chinchilla_datasets.nre": "builders",
     "chinchilla_datasets.registry": "builders",
+    "chinchilla_datasets.download": "builders",
     "builders": "builders",
     "builders.*": "builders",
     "chinchilla_datasets.parquet_io": "storage",

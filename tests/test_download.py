@@ -153,7 +153,7 @@ def test_http_error_names_the_file_and_other_corpora_go_on(tmp_path):
 
 def test_downloaded_folder_builds(tmp_path):
     """What download lays out is what build reads."""
-    from chinchilla_datasets.export import bundled_fixtures
+    from chinchilla_datasets.collection import bundled_fixtures
 
     fixtures = bundled_fixtures() / "weibo_ner"
     files = {p.name: p.read_bytes() for p in fixtures.iterdir() if p.is_file()}
