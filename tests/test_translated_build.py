@@ -9,7 +9,7 @@ import datasets
 import pytest
 
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import build_collection
+from chinchilla_datasets.collection import build_collection
 from fake_openai import Reply, fake_openai  # noqa: F401  (fixture)
 from test_translate import conll04_raw, sentences, uppercase_translation
 
