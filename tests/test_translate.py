@@ -365,3 +365,19 @@ def test_benchmark_runs(tmp_path):
     result = json.loads(out.strip().splitlines()[-1])
     assert result["records"] == 300 and result["requests"] == 300 and result["records_per_second"] > 0
 
+
+
+def test_cli_refused_key_is_one_line_and_never_printed(fake_openai, tmp_path, capsys, monkeypatch):
+    raw = tmp_path / "raw"
+    conll04_raw(raw, sentences(5))
+    server = fake_openai(uppercase_translation, api_key="sk-right-key")
+    monkeypatch.setenv("MY_KEY", "sk-WRONG-secret-123")
+    argv = ["translate", "--data-dir", str(raw), "--corpus", "conll04", "--endpoint", server.base_url,
+            "--model", "fake-model", "--api-key-env", "MY_KEY", "--no-progress"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (f"chinchilla translate: {server.base_url} refused the credentials (HTTP 401); "
+                                    "set the API key in $MY_KEY")
+    assert "sk-WRONG" not in captured.out + captured.err and server.requests == 0
+    monkeypatch.setenv("MY_KEY", "sk-right-key")
+    assert main(argv) == 0 and server.requests == 5
