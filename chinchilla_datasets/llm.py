@@ -64,7 +64,12 @@ class CredentialsRefused(LLMError):
 
 
 class RequestFailed(LLMError):
-    """A request that failed for good: a non-retryable status, or every attempt failed."""
+    """A request that failed for good: a non-retryable status (``refused`` True: asking again would
+    get the same answer), or every attempt failed (``refused`` False: a later run may succeed)."""
+
+    def __init__(self, message: str, refused: bool = False):
+        super().__init__(message)
+        self.refused = refused
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -230,7 +235,7 @@ class ChatClient:
             elif status in _RETRY_STATUSES:
                 last_problem, wire_error = f"HTTP {status}: {_error_detail(body)}", None
             elif status is not None:
-                raise RequestFailed(f"{url}: HTTP {status}: {_error_detail(body)}")
+                raise RequestFailed(f"{url}: HTTP {status}: {_error_detail(body)}", refused=True)
             if attempt < self.max_retries:
                 await asyncio.sleep(self._backoff(attempt, retry_after))
         attempts = self.max_retries + 1
@@ -351,6 +356,7 @@ async def map_ordered(
     next_to_yield = 0
     failures = 0
     bar = tqdm(total=total, desc=desc, unit="rec", disable=not progress, dynamic_ncols=True)
+    bar.set_postfix(failures=0, refresh=False)
     exhausted = False
     try:
         while True:

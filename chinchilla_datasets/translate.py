@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .llm import ChatClient, CredentialsRefused, LLMError, ModelNotFound, ResponseCache, map_ordered
+from .llm import ChatClient, CredentialsRefused, LLMError, ModelNotFound, RequestFailed, ResponseCache, map_ordered
 from .schema import spans_of
 from .spans import PROJECTED_BY_SEARCH, PROJECTION_FAILED, TRANSLATION_FAILED
 
@@ -72,11 +72,14 @@ _CANONICAL_TAG = re.compile(r"<(?P<close>/?)m(?P<num>\d+)>")  # as the request w
 # What is left of a tag the fast path did not read (``< m2 >``, ``<M2>``, ``</m2``, ``m2>``).
 _SUSPECT = re.compile(r"<\s*/?\s*[mM]\s*\d|(?<![A-Za-z0-9])/?[mM]\d+\s*>")
 _FENCE = re.compile(r"```[^\n`]*\n(?P<body>.*?)(?:\n\s*```|$)", re.S)
+# A preface names the translation ("Here is the Chinese translation:", "以下是翻译：", "译文："): a colon
+# phrase WITHOUT such a word ("这是计划：") is part of the text and stays.
 _PREFACE = re.compile(
-    r"^\s*(?:here\s+is|here's|sure|certainly|okay|ok\b|of course|translation|translated|the translation|"
-    r"chinese|以下是|下面是|这是|好的|当然|译文|中文翻译|翻译(?:如下|结果)?)[^\n:：]{0,50}[:：]\s*",
+    r"^\s*(?:(?:here\s+is|here's|sure|certainly|okay|ok\b|of course|好的|当然|以下是|下面是|这是)[^\n:：]{0,40}?)?"
+    r"(?:the\s+)?(?:translation|translated|translating|chinese|翻译|译文|中文)[^\n:：]{0,30}[:：]\s*",
     re.I,
 )
+_SOURCE_NAMES_TRANSLATION = re.compile(r"translat|chinese", re.I)
 _NOTE = re.compile(r"^\s*[(（]?\s*(?:note|注|备注|说明)\b", re.I)
 _WRAPPING_QUOTES = [('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"), ("「", "」"), ("『", "』")]
 
@@ -129,6 +132,8 @@ def strip_wrappers(reply: str, source: str) -> str:
     fence = _FENCE.search(text)
     if fence:
         text = fence.group("body").strip()
+    elif len(text) > 6 and text.startswith("```") and text.endswith("```"):  # a fence on one line
+        text = text[3:-3].strip()
     source_lines = source.strip().count("\n") + 1
     lines = text.split("\n")
     while len(lines) > source_lines and not _TAG.search(lines[0]) and (
@@ -138,9 +143,11 @@ def strip_wrappers(reply: str, source: str) -> str:
     while len(lines) > source_lines and not _TAG.search(lines[-1]) and _NOTE.match(lines[-1]):
         lines.pop()
     text = "\n".join(lines).strip()
-    # An inline preface ("Translation: <m1>…"), unless the source itself opens with such a phrase.
+    # An inline preface ("Translation: <m1>…"), unless the source's opening phrase itself speaks of
+    # translation or Chinese ("The translator said: …" → "翻译说：…" is text).
     preface = _PREFACE.match(text)
-    if preface and not _PREFACE.match(source) and preface.end() < len(text):
+    source_opening = source.split(":", 1)[0] if ":" in source[:120] else ""
+    if preface and not _SOURCE_NAMES_TRANSLATION.search(source_opening) and preface.end() < len(text):
         text = text[preface.end():]
     return text.strip()
 
@@ -259,6 +266,13 @@ def _latin(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
 
+def plausible_mention(candidate: str, mention: str) -> bool:
+    """Whether a mention's translation can be searched: not tagged, one line, and not much longer
+    than the English (a reply that is a whole sentence must not be "found" as the span)."""
+    # Chinese takes fewer characters than English; a short acronym may expand (IBM → 国际商业机器公司).
+    return bool(candidate) and "<m" not in candidate and "\n" not in candidate and len(candidate) <= len(mention) + 6
+
+
 def find_once(text: str, needle: str) -> Optional[tuple]:
     """``(start, end)`` of ``needle`` when it occurs exactly once in ``text`` (overlapping occurrences
     counted). A needle that begins or ends with a Latin letter or digit counts only where it is not
@@ -368,8 +382,13 @@ class Translator:
             answer = await self.client.chat([{"role": "system", "content": MENTION_PROMPT}, {"role": "user", "content": mention}])
         except (ModelNotFound, CredentialsRefused):
             raise
+        except RequestFailed as err:
+            if err.refused:  # the endpoint refuses this request (HTTP 400…): cached as no answer, not asked again
+                self._store(MENTION_PROMPT_VERSION, mention, "")
+                return ""
+            return None  # attempts ran out: not cached, a rerun asks again
         except LLMError:
-            return None  # not cached: a rerun asks again
+            return None
         self._store(MENTION_PROMPT_VERSION, mention, answer)
         return answer
 
@@ -396,8 +415,9 @@ class Translator:
         info["mentions_searched"] = len(missing)
         searched, mention_answers = {}, {}
         for number, answer in zip(missing, answers):
-            candidates = clean_mention(answer) if answer else []
-            candidates.append(source_text[slice(*tagged.spans[number - 1])])  # a name kept in Latin letters
+            mention = source_text[slice(*tagged.spans[number - 1])]
+            candidates = [c for c in (clean_mention(answer) if answer else []) if plausible_mention(c, mention)]
+            candidates.append(mention)  # a name kept in Latin letters
             mention_answers[number] = candidates[0] if answer and candidates else None
             for candidate in candidates:
                 where = find_once(parsed.text, candidate)

@@ -85,14 +85,25 @@ def test_adjacent_and_empty_spans():
         "Translation: 译文",
         "  译文  \n",
         "译文\nNote: the names were transliterated.",
+        "```译文```",
+        "Sure, here is the Chinese translation: 译文",
     ],
 )
 def test_fences_prefaces_and_notes_are_stripped(reply):
     assert strip_wrappers(reply, "Text.") == "译文"
 
 
-def test_a_source_opening_with_a_colon_phrase_keeps_it():
-    assert strip_wrappers("翻译：一篇文章", "Translation: an article") == "翻译：一篇文章"
+@pytest.mark.parametrize(
+    "reply, source",
+    [
+        ("翻译：一篇文章", "Translation: an article"),
+        ("翻译家说：明天下雨", "The translator said: rain tomorrow"),
+        ("这是计划：明天出发", "This is the plan: leave tomorrow"),
+        ("好的：我们走吧", "OK: let us go"),
+    ],
+)
+def test_text_opening_with_a_colon_phrase_keeps_it(reply, source):
+    assert strip_wrappers(reply, source) == reply
 
 
 def test_parse_reply_locates_every_span():
@@ -210,6 +221,24 @@ def test_a_mention_not_found_once_keeps_null_offsets_and_flags_the_record(fake_o
     assert city["start"] is None and city["end"] is None and city["text"] == "巴黎"
     assert out["flags"] == ["projection_failed"]
     assert [e["text"] for e in out["entities"] if e["start"] is not None] == ["爱丽丝·史密斯", "Acme公司"]
+
+
+def test_a_mention_answer_that_is_a_whole_sentence_is_not_searched(fake_openai):
+    dropped = "<m1>爱丽丝·史密斯</m1>在巴黎的<m2>Acme公司</m2>工作。"
+    server = fake_openai({ALICE_TAGGED: dropped, "Paris": "爱丽丝·史密斯在巴黎的Acme公司工作。"})
+    [out] = run_translator(server, [alice()])
+    city = next(e for e in out["entities"] if e["type"] == "Loc")
+    assert city["start"] is None and out["flags"] == ["projection_failed"]
+
+
+def test_a_refused_mention_request_is_cached_so_a_rerun_sends_nothing(fake_openai, tmp_path):
+    dropped = "<m1>爱丽丝·史密斯</m1>在巴黎的<m2>Acme公司</m2>工作。"
+    server = fake_openai({ALICE_TAGGED: dropped, "Paris": Reply.http(400)})
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        [first] = run_translator(server, [alice()], cache)
+        sent = server.requests
+        [second] = run_translator(server, [alice()], cache)
+    assert sent == 4 and server.requests == 4 and first == second and first["flags"] == ["projection_failed"]
 
 
 def test_crossing_spans_use_the_fallback(fake_openai):
