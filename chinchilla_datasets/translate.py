@@ -71,7 +71,7 @@ _TAG = re.compile(
 _CANONICAL_TAG = re.compile(r"<(?P<close>/?)m(?P<num>\d+)>")  # as the request writes them: the fast path
 # What is left of a tag the fast path did not read (``< m2 >``, ``<M2>``, ``</m2``, ``m2>``).
 _SUSPECT = re.compile(r"<\s*/?\s*[mM]\s*\d|(?<![A-Za-z0-9])/?[mM]\d+\s*>")
-_FENCE = re.compile(r"```[^\n`]*\n(?P<body>.*?)(?:\n\s*```|$)", re.S)
+_FENCE = re.compile(r"```[^\n`]*\n(?P<body>.*?)(?:\n?\s*```|$)", re.S)
 # A preface names the translation ("Here is the Chinese translation:", "以下是翻译：", "译文："): a colon
 # phrase WITHOUT such a word ("这是计划：") is part of the text and stays.
 _PREFACE = re.compile(
@@ -371,6 +371,8 @@ class Translator:
             if parsed.clean:
                 break
             system = SYSTEM_PROMPT + RETRY_NOTE.format(problems=parsed.describe(), last=len(tagged.spans))
+        if not best[2].text and source.strip():  # nothing to accept: a failure, not cached (a rerun asks again)
+            raise RequestFailed(f"empty translation in {attempts} replies")
         self._store(PROMPT_VERSION, tagged.text, json.dumps({"reply": best[1], "attempts": attempts}, ensure_ascii=False))
         return best[2], attempts
 

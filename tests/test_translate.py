@@ -263,6 +263,13 @@ def test_failed_request_writes_translation_failed_and_a_rerun_retries_it(fake_op
         assert retried["flags"] == [] and retried["text"] == "爱丽丝·史密斯在巴黎的Acme公司工作。"
 
 
+def test_empty_replies_are_a_failed_translation(fake_openai):
+    server = fake_openai({ALICE_TAGGED: ["", "```\n```", "  "]})
+    [out] = run_translator(server, [alice()])
+    assert out["flags"] == ["translation_failed"] and out["translation"]["error"] == "empty translation in 3 replies"
+    assert server.requests == 3
+
+
 def test_rerun_sends_no_request_and_gives_the_same_records(fake_openai, tmp_path):
     dropped = "<m1>爱丽丝·史密斯</m1>在巴黎的<m2>Acme公司</m2>工作。"
     server = fake_openai({ALICE_TAGGED: [dropped, ALICE_ZH], "Paris": "巴黎"})
