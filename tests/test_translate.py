@@ -395,7 +395,7 @@ def test_benchmark_runs(tmp_path):
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_translate.py"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_translate.py"  # -> benchmarks/translate.py
     out = subprocess.run([sys.executable, str(script), "--records", "300", "--concurrency", "16", "--json"],
                          capture_output=True, text=True, timeout=300, check=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
