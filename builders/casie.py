@@ -236,6 +236,7 @@ class CASIE(ChinchillaBuilder):
             },
         }
     )
+    record_unit = "document"  # a record is annotation/<id>.json; its line is the id
     optional_keys = frozenset(
         {
             "info.title",
@@ -263,7 +264,9 @@ class CASIE(ChinchillaBuilder):
         where it is reported."""
         split_files = super().locate_files(dl_manager)
         folder = next(iter(split_files.values()))
-        names = [n[: -len(".json")] for n in os.listdir(folder) if n.endswith(".json")] if os.path.isdir(folder) else []
+        if not os.path.isdir(folder):
+            return split_files  # read() rejects it with the reason
+        names = [n[: -len(".json")] for n in os.listdir(folder) if n.endswith(".json")]
         wanted = {document_split(int(n)) if n.isdigit() else "train" for n in names}
         if not wanted:
             raise FileNotFoundError(f"{self.corpus.name}: no {ANNOTATION_DIR}/<id>.json file in {folder}")
@@ -272,6 +275,9 @@ class CASIE(ChinchillaBuilder):
 
     def read(self, path, split):
         """``path`` is the ``annotation`` folder; yields the documents of ``split`` by numeric id."""
+        if not os.path.isdir(path):  # a file under the folder's name
+            yield 1, Reject(f"{os.path.basename(path)} is a file, not the folder of {ANNOTATION_DIR}/<id>.json documents")
+            return
         documents = []
         for name in os.listdir(path):
             if not name.endswith(".json"):

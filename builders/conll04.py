@@ -126,6 +126,7 @@ class CoNLL04(ChinchillaBuilder):
         }
     )
     optional_keys = frozenset({"orig_id"})
+    record_unit = "position"  # the files are one JSON array on one line
 
     def read(self, path, split):
         for record_no, record in read_json_array(path):

@@ -96,6 +96,10 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
     # One source line is one record (JSON Lines, one sentence per line): a file can be cut into
     # line shards between any two lines and built in parallel (``num_proc``).
     one_record_per_line: bool = False
+    # What a record's ``line`` (in the report and its id) counts: ``line``, the line of its file it
+    # starts on; ``position``, its 1-based position in a file holding one JSON array, often on one
+    # line (CoNLL04); ``document``, the number naming its file in a folder of one file per document (CASIE).
+    record_unit: str = "line"
     BUILDER_CONFIG_CLASS = ChinchillaConfig
 
     def __init_subclass__(cls, **kwargs):
