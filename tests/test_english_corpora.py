@@ -14,7 +14,7 @@ import pytest
 from builders.casie import CASIE, NORMALISED_SPACE, SPAN_INSIDE_WORD, document_split, ground_mention
 from builders.conll04 import CoNLL04
 from builders.wnut17 import WNUT17
-from chinchilla_datasets import export
+from chinchilla_datasets.parquet_io import config_files
 from chinchilla_datasets.card import read_build
 from chinchilla_datasets.publish import plan_release
 from chinchilla_datasets.schema import spans_of
@@ -164,14 +164,14 @@ def test_english_corpora_use_english_templates_and_stay_out_of_the_mixtures(fixt
     built = {r.name for r in build_.results}
     assert set(ENGLISH) <= built
     for name in ENGLISH:
-        (path,) = export.config_files(str(fixture_build))[f"{name}_instruct"]["validation"]
+        (path,) = config_files(str(fixture_build))[f"{name}_instruct"]["validation"]
         table = pq.read_table(path, columns=["template_id", "instruction", "params"]).to_pylist()
         assert all("-en-" in row["template_id"] and json.loads(row["params"])["language"] == "en" for row in table)
         assert not any("、" in row["instruction"] for row in table)
-    zh = export.config_files(str(fixture_build))["duie_instruct"]["validation"][0]
+    zh = config_files(str(fixture_build))["duie_instruct"]["validation"][0]
     assert all("-zh-" in t for t in pq.read_table(zh, columns=["template_id"]).column("template_id").to_pylist())
     in_mixture = set()
-    for paths in export.config_files(str(fixture_build))["all_unified"].values():
+    for paths in config_files(str(fixture_build))["all_unified"].values():
         for path in paths:
             in_mixture.update(pq.read_table(path, columns=["corpus"]).column("corpus").unique().to_pylist())
     assert in_mixture and in_mixture.isdisjoint(ENGLISH) and "duie" in in_mixture
