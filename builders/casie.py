@@ -76,7 +76,6 @@ ROLES_ZH = {
     "Vulnerable_System_Version": "受影响系统版本", "Issues-Addressed": "修复的问题", "Patch": "补丁",
     "Patch-Number": "补丁编号", "Releaser": "发布者",
 }
-assert set(ROLES_ZH) == {role for roles in ROLES.values() for role in roles}
 
 CORPUS = Corpus(
     name="casie",

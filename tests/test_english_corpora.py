@@ -135,6 +135,13 @@ def test_casie_mentions_are_regrounded_and_flagged(content, text, start, expecte
         assert content[span["start"] : span["end"]] == span["text"]
 
 
+def test_casie_roles_and_chinese_names_cover_each_other():
+    from builders.casie import ROLES, ROLES_ZH
+
+    roles = {role for event_roles in ROLES.values() for role in event_roles}
+    assert len(roles) == 26 and set(ROLES_ZH) == roles and set(ROLES) == set(CASIE.corpus.labels) == set(CASIE.corpus.labels_zh)
+
+
 def test_casie_split_by_document_id():
     assert [document_split(i) for i in (0, 7, 8, 9, 10, 118, 10119)] == ["train", "train", "validation", "test", "train", "validation", "test"]
 
