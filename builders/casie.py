@@ -76,7 +76,6 @@ ROLES_ZH = {
     "Vulnerable_System_Version": "受影响系统版本", "Issues-Addressed": "修复的问题", "Patch": "补丁",
     "Patch-Number": "补丁编号", "Releaser": "发布者",
 }
-assert set(ROLES_ZH) == {role for roles in ROLES.values() for role in roles}
 
 CORPUS = Corpus(
     name="casie",
@@ -236,6 +235,7 @@ class CASIE(ChinchillaBuilder):
             },
         }
     )
+    record_unit = "document"  # a record is annotation/<id>.json; its line is the id
     optional_keys = frozenset(
         {
             "info.title",
@@ -263,7 +263,9 @@ class CASIE(ChinchillaBuilder):
         where it is reported."""
         split_files = super().locate_files(dl_manager)
         folder = next(iter(split_files.values()))
-        names = [n[: -len(".json")] for n in os.listdir(folder) if n.endswith(".json")] if os.path.isdir(folder) else []
+        if not os.path.isdir(folder):
+            return split_files  # read() rejects it with the reason
+        names = [n[: -len(".json")] for n in os.listdir(folder) if n.endswith(".json")]
         wanted = {document_split(int(n)) if n.isdigit() else "train" for n in names}
         if not wanted:
             raise FileNotFoundError(f"{self.corpus.name}: no {ANNOTATION_DIR}/<id>.json file in {folder}")
@@ -272,6 +274,9 @@ class CASIE(ChinchillaBuilder):
 
     def read(self, path, split):
         """``path`` is the ``annotation`` folder; yields the documents of ``split`` by numeric id."""
+        if not os.path.isdir(path):  # a file under the folder's name
+            yield 1, Reject(f"{os.path.basename(path)} is a file, not the folder of {ANNOTATION_DIR}/<id>.json documents")
+            return
         documents = []
         for name in os.listdir(path):
             if not name.endswith(".json"):

@@ -106,6 +106,10 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
     # instruct view (translations with a span left unplaced: a row that misses a gold mention
     # teaches the model to miss it); counted per flag under ``instruct_left_out``.
     instruct_excluded_flags: frozenset = frozenset()
+    # What a record's ``line`` (in the report and its id) counts: ``line``, the line of its file it
+    # starts on; ``position``, its 1-based position in a file holding one JSON array, often on one
+    # line (CoNLL04); ``document``, the number naming its file in a folder of one file per document (CASIE).
+    record_unit: str = "line"
     BUILDER_CONFIG_CLASS = ChinchillaConfig
 
     def __init_subclass__(cls, **kwargs):

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from . import parquet_io
 from .datasets_adapter import arrow_writer_batch_size, cast_table
 from .outputs import ConfigOutput, split_order, split_paths
+from .registry import builders
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES
 
 # The mixture shuffle spreads rows over at most this many temporary bucket files (open at once).
@@ -38,6 +39,13 @@ MIXTURE = "all"
 # The mixtures are the Chinese collection: corpora in another language (the English sources of the
 # translation stage) are left out; their translations (``<corpus>_zh``) are Chinese and go in.
 MIXTURE_LANGUAGE = "zh"
+
+
+def corpus_language(name: str) -> str:
+    """The language of a built corpus: its builder's, or Chinese for a corpus without a builder
+    (the translated ``<corpus>_zh`` corpora)."""
+    builder = builders().get(name)
+    return builder.corpus.language if builder is not None else MIXTURE_LANGUAGE
 
 
 def _hash_key(seed: int, key: str) -> bytes:
@@ -158,14 +166,6 @@ def _cached_nbytes(table: pa.Table, features) -> int:
     with pa.ipc.new_stream(sink, table.schema) as stream:
         stream.write_table(table, max_chunksize=chunk)
     return pa.ipc.open_stream(sink.getvalue()).read_all().nbytes
-
-
-def corpus_language(name: str) -> str:
-    """The language of a built corpus: its builder's, or Chinese for a corpus without a builder."""
-    from .registry import builders
-
-    builder = builders().get(name)
-    return builder.corpus.language if builder is not None else MIXTURE_LANGUAGE
 
 
 def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict] = None) -> list:

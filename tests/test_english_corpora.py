@@ -14,11 +14,11 @@ import pytest
 from builders.casie import CASIE, NORMALISED_SPACE, SPAN_INSIDE_WORD, document_split, ground_mention
 from builders.conll04 import CoNLL04
 from builders.wnut17 import WNUT17
-from chinchilla_datasets import parquet_io
+from chinchilla_datasets.parquet_io import config_files
 from chinchilla_datasets.card import read_build
 from chinchilla_datasets.publish import plan_release
 from chinchilla_datasets.schema import spans_of
-from chinchilla_datasets.sources import read_json_array
+from chinchilla_datasets.sources import Reject, read_json_array
 from chinchilla_datasets.spans import AMBIGUOUS, OFFSET_CORRECTED, UNGROUNDED
 
 from conftest import build_views
@@ -91,17 +91,24 @@ def test_conll04_bad_indexes_reject_the_record_with_the_reason(tmp_path):
     assert (relation["head"]["text"], relation["tail"]["text"], relation["tail"]["start"]) == ("Ann Lee", "Brix", 18)
 
 
-def test_a_file_that_is_not_a_json_array_is_one_reject(tmp_path):
-    (tmp_path / "object.json").write_text('{"tokens": []}', encoding="utf-8")
-    (tmp_path / "broken.json").write_text('[{"tokens": ["a"]}, ', encoding="utf-8")
-    (tmp_path / "mixed.json").write_text('[{"tokens": ["a"]}, 3]', encoding="utf-8")
-    assert [(n, r.reason) for n, r in read_json_array(str(tmp_path / "object.json"))] == [(1, "expected a JSON array of records, got a dict")]
-    ((n, reject),) = read_json_array(str(tmp_path / "broken.json"))
-    assert n == 1 and reject.reason.startswith("not a JSON array: invalid JSON")
-    assert [(n, getattr(r, "reason", r)) for n, r in read_json_array(str(tmp_path / "mixed.json"))] == [
-        (1, {"tokens": ["a"]}),
-        (2, "record 2: expected a JSON object, got int"),
-    ]
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        (b'{"tokens": []}', [(1, "expected a JSON array of records, found '{\"tokens\": []}'")]),
+        (b"[]", [(1, "an empty JSON array: no record")]),
+        (b'[{"a": 1}, 3]', [(1, {"a": 1}), (2, "record 2: expected a JSON object, got int")]),
+        # records before a corruption are kept; the rest is one Reject saying so
+        (b'[{"a": 1}, {"b": ', [(1, {"a": 1}), (2, "record 2 and after: invalid JSON: Expecting value: line 1 column 18 (char 17)")]),
+        (b'[{"a": 1} {"b": 2}]', [(1, {"a": 1}), (2, "record 2 and after: expected ',' or ']' at character 10, found '{\"b\": 2}]'")]),
+        (b'[{"a": 1}, {"b": "\xff"}]', [(1, {"a": 1}), (2, "record 2 and after: not valid utf-8: invalid start byte at byte 18")]),
+        (b'[{"a": 1}]\n\nmore', [(1, {"a": 1}), (2, "text after the end of the JSON array at character 12: 'more'")]),
+        (b'\xef\xbb\xbf [ {"a": 1} ]\n', [(1, {"a": 1})]),
+    ],
+)
+def test_json_array_reader_keeps_what_precedes_a_fault(tmp_path, data, expected):
+    path = tmp_path / "split.json"
+    path.write_bytes(data)
+    assert [(n, getattr(r, "reason", r)) for n, r in read_json_array(str(path))] == expected
 
 
 # ---------------------------------------------------------------- CASIE
@@ -126,6 +133,13 @@ def test_casie_mentions_are_regrounded_and_flagged(content, text, start, expecte
     assert got_flags == flags
     if span["start"] is not None:
         assert content[span["start"] : span["end"]] == span["text"]
+
+
+def test_casie_roles_and_chinese_names_cover_each_other():
+    from builders.casie import ROLES, ROLES_ZH
+
+    roles = {role for event_roles in ROLES.values() for role in event_roles}
+    assert len(roles) == 26 and set(ROLES_ZH) == roles and set(ROLES) == set(CASIE.corpus.labels) == set(CASIE.corpus.labels_zh)
 
 
 def test_casie_split_by_document_id():
@@ -157,14 +171,14 @@ def test_english_corpora_use_english_templates_and_stay_out_of_the_mixtures(fixt
     built = {r.name for r in build_.results}
     assert set(ENGLISH) <= built
     for name in ENGLISH:
-        (path,) = parquet_io.config_files(str(fixture_build))[f"{name}_instruct"]["validation"]
+        (path,) = config_files(str(fixture_build))[f"{name}_instruct"]["validation"]
         table = pq.read_table(path, columns=["template_id", "instruction", "params"]).to_pylist()
         assert all("-en-" in row["template_id"] and json.loads(row["params"])["language"] == "en" for row in table)
         assert not any("、" in row["instruction"] for row in table)
-    zh = parquet_io.config_files(str(fixture_build))["duie_instruct"]["validation"][0]
+    zh = config_files(str(fixture_build))["duie_instruct"]["validation"][0]
     assert all("-zh-" in t for t in pq.read_table(zh, columns=["template_id"]).column("template_id").to_pylist())
     in_mixture = set()
-    for paths in parquet_io.config_files(str(fixture_build))["all_unified"].values():
+    for paths in config_files(str(fixture_build))["all_unified"].values():
         for path in paths:
             in_mixture.update(pq.read_table(path, columns=["corpus"]).column("corpus").unique().to_pylist())
     assert in_mixture and in_mixture.isdisjoint(ENGLISH) and "duie" in in_mixture
@@ -310,3 +324,36 @@ def test_casie_reads_the_repository_archive(tmp_path, fixtures_dir):
     zipped, folder = from_zip.as_dataset(), from_folder.as_dataset()
     assert set(zipped) == set(folder) and all(zipped[s].to_list() == folder[s].to_list() for s in folder)
     assert sum(len(ds) for ds in folder.values()) == len(list((fixtures_dir / "casie" / "annotation").glob("*.json")))
+
+
+def test_casie_corrupted_documents_are_rejected_never_crash(tmp_path, fixtures_dir):
+    """Truncated, undecodable, mistyped and empty copies of a fixture document: each is rejected
+    (raw or unified) with its reason, the intact documents still convert."""
+    annotation = tmp_path / "casie" / "annotation"
+    annotation.mkdir(parents=True)
+    good = (fixtures_dir / "casie" / "annotation" / "3.json").read_bytes()
+    document = json.loads(good)
+    mistyped = dict(document, content=["not", "a", "string"])
+    no_events = dict(document, cyberevent={"hopper": [{"index": 0, "events": [{"nugget": {"text": "x"}}]}]})
+    offsets_as_text = json.loads(good)
+    offsets_as_text["cyberevent"]["hopper"][0]["events"][0]["nugget"]["startOffset"] = "12"
+    corrupted = {
+        10: good[: len(good) // 2],
+        20: b"\xff\xfe\x80" * 5,
+        30: json.dumps(mistyped).encode(),
+        40: json.dumps(no_events).encode(),
+        50: json.dumps(offsets_as_text).encode(),
+        60: b"",
+        70: good,
+    }
+    for doc_id, data in corrupted.items():
+        (annotation / f"{doc_id}.json").write_bytes(data)
+    builder = CASIE(config_name="casie_unified", data_dir=str(tmp_path / "casie"), cache_dir=str(tmp_path / "cache"))
+    builder.report = {}
+    raws = list(builder.raw_records(str(annotation), "train"))
+    report = builder.report["train"]
+    assert report["read"] == len(corrupted) == report["written"] + len(report["rejected"])
+    assert [key for key, _ in raws] == [70]
+    assert all(r["reason"].strip() for r in report["rejected"])
+    (file_instead,) = list(builder.read(str(annotation / "70.json"), "train"))
+    assert isinstance(file_instead[1], Reject) and "not the folder" in file_instead[1].reason

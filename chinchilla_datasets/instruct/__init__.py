@@ -36,7 +36,6 @@ from .negatives import NegativeRanker, corpus_stats, table_stats, train_batches
 from .record_loop import RecordLoopRenderer
 from .renderer import InstructRenderer, render_records
 from .templates import (
-    DEFAULT_LANGUAGE,
     INSTRUCT_COLUMNS,
     INSTRUCT_SCHEMA,
     KNOWN_PLACEHOLDERS,
@@ -54,12 +53,11 @@ from .templates import (
     load_templates,
     mix64,
     row_hashes,
-    list_punctuation,
     template_placeholders,
 )
 
 __all__ = [
-    "DEFAULT_LANGUAGE", "list_punctuation", "INSTRUCT_COLUMNS", "INSTRUCT_SCHEMA", "KNOWN_PLACEHOLDERS", "RENDER_CHUNK", "ROW_TASKS", "TEMPLATE_FILES",
+    "INSTRUCT_COLUMNS", "INSTRUCT_SCHEMA", "KNOWN_PLACEHOLDERS", "RENDER_CHUNK", "ROW_TASKS", "TEMPLATE_FILES",
     "TRAIN_SPLIT", "UNIFIED_SCHEMA", "InstructOptions", "InstructRenderer", "NegativeRanker", "RecordLoopRenderer",
     "canonical", "choose_template", "corpus_stats", "describe", "dump_answer", "gc_paused", "hash64", "load_answer",
     "load_templates", "mix64", "parse_output", "render_records", "row_hashes", "structures_of", "table_stats",

@@ -20,11 +20,11 @@ from ..schema import TASK_COLUMN
 from .arrow_columns import _annotations
 from .negatives import NegativeRanker, train_batches
 from .templates import (
-    DEFAULT_LANGUAGE,
     INSTRUCT_COLUMNS,
     INSTRUCT_SCHEMA,
     MAX_TEMPLATES,
     ROW_TASKS,
+    DEFAULT_LANGUAGE,
     TRAIN_SPLIT,
     InstructOptions,
     describe,
