@@ -100,7 +100,9 @@ def cmd_download(args) -> int:
 
     from .download import download_all
 
-    corpora = [builders()[name].corpus for name in (args.corpus or builders())]
+    # By default every corpus with a source to fetch (the translations <corpus>_zh are made by translate).
+    names = args.corpus or [name for name, cls in builders().items() if not cls.corpus.translated_from]
+    corpora = [builders()[name].corpus for name in names]
     summary = download_all(corpora, Path(args.data_dir), progress=not args.quiet)
     print(
         f"{len(summary['downloaded'])} corpora downloaded or verified in {args.data_dir}, "

@@ -95,3 +95,10 @@ def test_a_hand_edited_span_that_does_not_slice_is_rejected(translated_build, tm
     report = build_collection(str(raw), str(tmp_path / "chinchilla"), corpora=["conll04_zh"], log=lambda _: None)
     [rejected] = report["conll04_zh"]["validation"]["unified_rejected"]
     assert rejected["file"] == "validation.jsonl" and rejected["line"] == 1 and "span" in rejected["reason"]
+
+
+def test_download_says_translations_are_made_not_fetched(tmp_path, capsys):
+    assert main(["download", "--data-dir", str(tmp_path), "--corpus", "wnut17_zh", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "wnut17_zh: made by `chinchilla translate --corpus wnut17`, not downloaded" in out
+    assert not any(tmp_path.iterdir())
