@@ -115,10 +115,21 @@ class TranslatedBuilder(ChinchillaBuilder):
         return unified_record(text, raw["entities"], raw["relations"], raw["events"], raw["flags"])
 
     def read_schema(self, path):
-        """``schema.json`` as ``chinchilla translate`` writes it (types with Chinese names, roles)."""
-        with open(path, encoding="utf-8") as f:
-            schema = json.load(f)
-        return {"types": [list(t) for t in schema["types"]], "roles": schema.get("roles", {})}
+        """``schema.json`` as ``chinchilla translate`` writes it (types with Chinese names, roles); its
+        well-formed entries only, and the corpus labels when it has none (a damaged file)."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                schema = json.load(f)
+        except (OSError, ValueError):
+            schema = None
+        schema = schema if isinstance(schema, dict) else {}
+        types = [list(t) for t in schema.get("types") or () if isinstance(t, list) and len(t) == 2
+                 and all(isinstance(x, str) for x in t)]
+        roles = schema.get("roles") if isinstance(schema.get("roles"), dict) else {}
+        roles = {k: [r for r in v if isinstance(r, str)] for k, v in roles.items() if isinstance(k, str) and isinstance(v, list)}
+        if not types:
+            types = [[label, shown] for label, shown in self.corpus.labels.items()]
+        return {"types": types, "roles": roles}
 
 
 class WNUT17Zh(TranslatedBuilder):

@@ -489,7 +489,9 @@ def _translations(results: list) -> str:
     for result, corpus in translated:
         source = registered_builder(corpus.translated_from)
         license_ = source.corpus.license if source else corpus.license
-        for split, counts in result.report.items():
+        order = list(result.configs[0].splits)  # the raw config's, as built (the report file is sorted)
+        for split in sorted(result.report, key=lambda s: (order.index(s) if s in order else len(order), s)):
+            counts = result.report[split]
             lines.append(
                 f"| `{corpus.name}` | `{corpus.translated_from}` ({_cell(license_)}) | {_models(result)} | {split} "
                 f"| {counts['read']} | {counts.get('translation_failed', 0)} | {counts.get('projection_failed', 0)} "

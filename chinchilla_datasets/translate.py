@@ -508,7 +508,15 @@ def source_records(data_dir: str, corpus: str, splits: Optional[list], cache_dir
     from .registry import get_builder
 
     cls = get_builder(corpus)
-    builder = cls(config_name=f"{corpus}_unified", data_dir=str(Path(data_dir) / corpus), cache_dir=cache_dir)
+    if cls.corpus.language == "zh":
+        from .registry import builders
+
+        english = [name for name, other in builders().items() if other.corpus.language != "zh"]
+        raise ValueError(f"{corpus} is already Chinese; translate reads an English corpus ({', '.join(english)})")
+    folder = Path(data_dir) / corpus
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{corpus}: folder {folder} not found; expected " + ", ".join(cls.corpus.expected_files()))
+    builder = cls(config_name=f"{corpus}_unified", data_dir=str(folder), cache_dir=cache_dir)
     builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD)
     available = [s for s, info in builder.info.splits.items() if info.num_examples > 0]
     wanted = splits or available

@@ -360,7 +360,12 @@ def test_cli_one_line_errors(fake_openai, tmp_path, capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert errors[0].startswith("chinchilla translate: model 'other' is not served")
     assert errors[1].startswith("chinchilla translate: cannot reach http://127.0.0.1:")
-    assert len(errors) == 2 and server.requests == 0
+    assert main(base[:2] + [str(tmp_path / "nothing"), "--corpus", "conll04", "--endpoint", server.base_url, "--model", "served"]) == 2
+    assert main(base[:2] + [str(raw), "--corpus", "duee", "--endpoint", server.base_url, "--model", "served"]) == 2
+    errors += capsys.readouterr().err.strip().splitlines()
+    assert errors[2].startswith("chinchilla translate: conll04: folder ") and "not found; expected conll04_train.json" in errors[2]
+    assert errors[3] == "chinchilla translate: duee is already Chinese; translate reads an English corpus (casie, conll04, wnut17)"
+    assert len(errors) == 4 and server.requests == 0
 
 
 def test_interrupted_run_resumes_from_the_cache(fake_openai, tmp_path):
