@@ -1,8 +1,14 @@
-"""The ``chinchilla`` command line."""
+"""The ``chinchilla`` command line.
+
+Every subcommand runs through :func:`run`: an expected failure (bad input, a refused folder, an
+I/O error such as a full disk or a folder removed mid-run) is one line on stderr and an exit
+status, Ctrl-C is one line and status 130; ``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from .registry import builders
@@ -22,14 +28,17 @@ def _print_report(report: dict) -> None:
 
 def cmd_build(args) -> int:
     from .export import build_collection
+    from .outdir import OutDirRefused
 
     try:
         report = build_collection(
             args.data_dir, args.out, args.corpus, args.num_proc,
             near_duplicates=args.near_duplicates, drop_leaks=args.drop_leaks,
         )
-    except (FileNotFoundError, KeyError) as err:
-        print(f"chinchilla build: {err}", file=sys.stderr)
+    except (FileNotFoundError, KeyError, OutDirRefused) as err:
+        if getattr(args, "debug", False):
+            raise
+        print(f"chinchilla build: {_message(err)}", file=sys.stderr)
         return 2
     _print_report(report)
     print(f"wrote {args.out}")
@@ -109,10 +118,51 @@ def cmd_audit(args) -> int:
     return 0 if all(a["balanced"] for a in result["accounting"]) else 1
 
 
+def _message(err: BaseException) -> str:
+    """One line for an error: an ``OSError`` as its reason and the path(s) it names; a
+    ``KeyError`` without the quotes ``str`` adds."""
+    if isinstance(err, OSError) and err.strerror:
+        paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+        hint = "; free some space (or build elsewhere) and run again" if err.errno == errno.ENOSPC else ""
+        return f"{err.strerror}{': ' + paths if paths else ''}{hint}"
+    text = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err
+    return " ".join(str(text).split()) or type(err).__name__
+
+
+def run(func, args) -> int:
+    """Run one subcommand: the one place errors become lines and exit statuses (module doc)."""
+    name = f"chinchilla {args.command}"
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:
+        if args.debug:
+            raise
+        print(f"{name}: {_message(err)} (--debug shows the traceback)", file=sys.stderr)
+        return 1
+    except Exception as err:  # a bug: still one line, the traceback on request
+        if args.debug:
+            raise
+        print(f"{name}: unexpected {type(err).__name__}: {_message(err)} (rerun with --debug for the traceback, and report it)", file=sys.stderr)
+        return 1
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__)
+    parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    # --debug is also accepted after the subcommand; SUPPRESS keeps the top-level value otherwise.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="build the multi-config dataset folder")
+
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[debug], **kwargs)
+
+    build = command("build", help="build the multi-config dataset folder")
     build.add_argument("--data-dir", help="folder with one sub-folder per corpus (default: the bundled fixtures)")
     build.add_argument("--out", default="chinchilla", help="output folder; name it 'chinchilla' to load it by that name")
     build.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to build (default: all)")
@@ -120,7 +170,7 @@ def main(argv=None) -> int:
     build.add_argument("--near-duplicates", action="store_true", help="also flag near-duplicate texts (MinHash-LSH)")
     build.add_argument("--drop-leaks", action="store_true", help="drop training rows whose text is in a validation/test split")
     build.set_defaults(func=cmd_build)
-    push = sub.add_parser("push", help="publish a built folder to the HuggingFace Hub in one commit")
+    push = command("push", help="publish a built folder to the HuggingFace Hub in one commit")
     push.add_argument("out", help="the built folder (chinchilla build --out)")
     push.add_argument("--repo-id", required=True, help="dataset repository, ORG/NAME")
     push.add_argument("--private", action="store_true", help="create the repository private (if it does not exist)")
@@ -135,12 +185,12 @@ def main(argv=None) -> int:
     push.add_argument("--token", help="Hub token (default: the token of `hf auth login` or HF_TOKEN)")
     push.set_defaults(func=cmd_push)
 
-    audit = sub.add_parser("audit", help="check a built folder: accounting, spans, duplicates and leakage")
+    audit = command("audit", help="check a built folder: accounting, spans, duplicates and leakage")
     audit.add_argument("out", help="a built folder")
     audit.add_argument("--json", action="store_true")
     audit.set_defaults(func=cmd_audit)
 
-    score = sub.add_parser("score", help="score predictions against an instruct split")
+    score = command("score", help="score predictions against an instruct split")
     score.add_argument("--predictions", required=True, help='JSON Lines {"id": row id, "output": answer}')
     score.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
     score.add_argument("--config", required=True, help="an instruct config, e.g. duee_instruct")
@@ -148,7 +198,7 @@ def main(argv=None) -> int:
     score.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     score.set_defaults(func=cmd_score)
 
-    export = sub.add_parser("export", help="write an instruct split for trainers (LLaMA-Factory, OpenAI)")
+    export = command("export", help="write an instruct split for trainers (LLaMA-Factory, OpenAI)")
     export.add_argument("--data", required=True, help="a built folder")
     export.add_argument("--config", required=True)
     export.add_argument("--split", default="train")
@@ -156,7 +206,7 @@ def main(argv=None) -> int:
     export.add_argument("--out", default="export", help="folder for the file (and dataset_info.json)")
     export.set_defaults(func=cmd_export)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ so stock ``load_dataset`` reads it), and ``build_report.json``. File names carry
 of their content: ``datasets`` keys its cache of a local folder on the card, so a rebuild with
 new rows must change the card or users would be served the old rows from their cache.
 
-OUT is written to a sibling temporary folder and moved into place only when complete.
+OUT is written to a sibling temporary folder and moved into place only when complete; which
+folders may be OUT, the marker and manifest, and the swap are ``outdir``'s.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets.table import InMemoryTable
 
-from . import base
+from . import base, outdir
 from .instruct import TRAIN_SPLIT, InstructOptions, InstructRenderer, table_stats
 from .registry import builders, get_builder
 from .schema import INSTRUCT_FEATURES, TASK_COLUMN, UNIFIED_FEATURES
@@ -423,10 +424,8 @@ def build_collection(
     names = corpora or list(builders())
     for name in names:
         get_builder(name)  # unknown names fail before any work
-    out_path = Path(out).resolve()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.partial-", dir=out_path.parent))
-    try:
+    out_path = outdir.claim_out(out, data_root, log)  # refuses a folder the build did not write
+    with outdir.staging(out_path) as tmp:
         jobs, skipped = [], {}
         for name in names:
             reason = corpus_ready(name, data_root / name)
@@ -470,22 +469,9 @@ def build_collection(
         mixtures = build_mixtures(tmp, results, seed=options.seed)
         mixture = [CorpusOutput(name=MIXTURE, configs=mixtures, report={}, sources={})] if mixtures else []
         write_card(tmp, results + mixture, skipped)
-        _replace_dir(tmp, out_path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        outdir.write_manifest(tmp, outdir.file_corpora(results, mixtures))
+        outdir.swap_into_place(tmp, out_path, data_root, log)
     return report
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move the finished build into place; the previous build is removed only after the swap."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- the mixture
