@@ -379,7 +379,11 @@ def swap_into_place(new: Path, out_path: Path, data_root: Optional[Path], log: C
     else:
         previous = sibling(out_path, "old")
         os.rename(out_path, previous)
-        os.rename(new, out_path)
+        try:
+            os.rename(new, out_path)
+        except BaseException:
+            os.rename(previous, out_path)  # put the previous build back (a kill here: the next run does)
+            raise
     discard(previous, log)
 
 

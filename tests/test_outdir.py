@@ -257,7 +257,7 @@ def test_fallback_swap_killed_between_its_renames_is_undone_at_the_next_run(tmp_
 
     def killed_at_second(src, dst):
         calls.append(dst)
-        if len(calls) == 2:
+        if len(calls) >= 2:  # killed: nothing more runs (not even the attempt to undo)
             raise KeyboardInterrupt
         real_rename(src, dst)
 
@@ -267,6 +267,7 @@ def test_fallback_swap_killed_between_its_renames_is_undone_at_the_next_run(tmp_
         build_collection(None, str(out), corpora=["duee"], **QUIET)
     monkeypatch.setattr(outdir, "swap_into_place", real_swap)
     assert calls[0].name.startswith(".chinchilla.old-") and calls[1] == out.resolve() and not out.exists()
+    assert calls[2] == out.resolve()  # the undo was attempted
     assert [p.name[:15] for p in tmp_path.iterdir()] == [".chinchilla.old"]
     lines = []
     outdir.clean_stale_siblings(out.resolve(), lines.append)
@@ -275,6 +276,28 @@ def test_fallback_swap_killed_between_its_renames_is_undone_at_the_next_run(tmp_
 
     build_collection(None, str(out), corpora=["duee"], **QUIET)  # the fallback swap, completed
     assert (out / "duee_raw").is_dir() and not (out / "duie_raw").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chinchilla"]
+
+
+def test_fallback_swap_whose_second_rename_fails_puts_the_previous_build_back(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "chinchilla"
+    build_collection(None, str(out), corpora=["duie"], **QUIET)
+    before = tree_digest(out)
+    monkeypatch.setattr(outdir, "_renameat2", lambda *args: False)
+    real_rename = os.rename
+    calls = []
+
+    def second_fails(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(src), None, str(dst))
+        real_rename(src, dst)
+
+    during_swap(monkeypatch, "rename", second_fails)
+    assert main(["build", "--out", str(out), "--corpus", "duee"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Invalid cross-device link" in err and "Traceback" not in err
+    assert tree_digest(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chinchilla"]
 
 
