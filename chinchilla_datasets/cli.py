@@ -36,10 +36,7 @@ def cmd_build(args) -> int:
             near_duplicates=args.near_duplicates, drop_leaks=args.drop_leaks,
         )
     except (FileNotFoundError, KeyError, OutDirRefused) as err:
-        if getattr(args, "debug", False):
-            raise
-        print(f"chinchilla build: {_message(err)}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     _print_report(report)
     print(f"wrote {args.out}")
     return 0
@@ -55,8 +52,7 @@ def cmd_score(args) -> int:
         predictions = read_predictions(args.predictions)
         result = score_rows(iter_split(args.data, args.config, args.split), predictions)
     except (KeyError, ValueError, FileNotFoundError) as err:
-        print(f"chinchilla score: {err}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     print(json.dumps(result, ensure_ascii=False) if args.json else format_table(result))
     return 0
 
@@ -68,8 +64,7 @@ def cmd_export(args) -> int:
     try:
         path = write_rows(iter_split(args.data, args.config, args.split), args.out, f"{args.config}.{args.split}", args.format)
     except (KeyError, FileNotFoundError) as err:
-        print(f"chinchilla export: {err}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     print(f"wrote {path}")
     return 0
 
@@ -80,8 +75,7 @@ def cmd_push(args) -> int:
     try:
         release = plan_release(args.out, include_restricted=args.include_restricted, repo_id=args.repo_id)
     except (FileNotFoundError, NothingToPublish) as err:
-        print(f"chinchilla push: {err}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     where = f"datasets/{args.repo_id}" + (f"@{args.revision}" if args.revision else "")
     verb = "would upload" if args.dry_run else "uploading"
     print(f"{verb} {len(release.files)} files ({len(release.configs)} configs) to {where} in one commit:")
@@ -96,8 +90,7 @@ def cmd_push(args) -> int:
             release, args.repo_id, private=args.private, revision=args.revision, tag=args.tag, token=args.token
         )
     except Exception as err:  # network, authentication, permissions: one clear line, not a traceback
-        print(f"chinchilla push: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1
+        return _fail(args, err, 1, f"{type(err).__name__}: ")
     print(f"committed {commit.oid}: {commit.commit_url}")
     if args.tag:
         print(f"tagged {args.tag}")
@@ -112,8 +105,7 @@ def cmd_audit(args) -> int:
     try:
         result = audit(args.out)
     except (FileNotFoundError, KeyError) as err:
-        print(f"chinchilla audit: {err}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     print(json.dumps(result, ensure_ascii=False) if args.json else format_audit(result))
     return 0 if all(a["balanced"] for a in result["accounting"]) else 1
 
@@ -127,6 +119,14 @@ def _message(err: BaseException) -> str:
         return f"{err.strerror}{': ' + paths if paths else ''}{hint}"
     text = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err
     return " ".join(str(text).split()) or type(err).__name__
+
+
+def _fail(args, err: BaseException, code: int = 2, label: str = "") -> int:
+    """An expected failure of a subcommand: one line and ``code`` (the traceback with ``--debug``)."""
+    if args.debug:
+        raise err
+    print(f"chinchilla {args.command}: {label}{_message(err)}", file=sys.stderr)
+    return code
 
 
 def run(func, args) -> int:

@@ -457,3 +457,12 @@ def test_refusal_is_raised_to_library_callers(tmp_path):
     out = user_folder(tmp_path / "thesis")
     with pytest.raises(OutDirRefused, match="refusing to write"):
         build_collection(None, str(out), corpora=["duie"], **QUIET)
+
+
+def test_a_refusal_shows_its_traceback_with_debug(tmp_path, capsys):
+    out = user_folder(tmp_path / "thesis")
+    before = snapshot(tmp_path)
+    assert "refusing to write" in refused(capsys, ["build", "--out", str(out), "--corpus", "duie"])
+    with pytest.raises(OutDirRefused):
+        main(["--debug", "build", "--out", str(out), "--corpus", "duie"])
+    assert snapshot(tmp_path) == before
