@@ -20,7 +20,9 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass, field
 from importlib import resources
@@ -402,6 +404,19 @@ def _has_line_shards(name: str, corpus_dir: Path) -> bool:
     )
 
 
+def _spawn_pool(processes: int):
+    """A spawn pool whose workers ignore SIGINT: Ctrl-C reaches every process of the terminal's
+    group, and each worker would print a traceback; the main process stops them instead (the
+    pool's exit terminates them). The disposition is inherited by the spawned interpreters."""
+    if threading.current_thread() is not threading.main_thread():
+        return multiprocessing.get_context("spawn").Pool(processes)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return multiprocessing.get_context("spawn").Pool(processes)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def build_collection(
     data_dir: Optional[str] = None,
     out: str = "chinchilla",
@@ -446,7 +461,7 @@ def build_collection(
             log(f"building {name} from {corpus_dir} ({num_proc} processes)")
             results.append(build_corpus(name, corpus_dir, str(tmp), num_proc, options))
         if num_proc > 1 and len(pooled) > 1:
-            with multiprocessing.get_context("spawn").Pool(min(num_proc, len(pooled))) as pool:
+            with _spawn_pool(min(num_proc, len(pooled))) as pool:
                 for result in pool.imap(_build_job, pooled):
                     log(f"built {result.name}")
                     results.append(result)

@@ -466,3 +466,16 @@ def test_a_refusal_shows_its_traceback_with_debug(tmp_path, capsys):
     with pytest.raises(OutDirRefused):
         main(["--debug", "build", "--out", str(out), "--corpus", "duie"])
     assert snapshot(tmp_path) == before
+
+
+def test_build_pool_workers_ignore_ctrl_c_so_only_the_main_process_reports_it():
+    """Ctrl-C reaches every process of the terminal's group: the workers must not each print a
+    traceback; the main process stops them and prints one line."""
+    import signal
+
+    from chinchilla_datasets.export import _spawn_pool
+
+    before = signal.getsignal(signal.SIGINT)
+    with _spawn_pool(1) as pool:
+        assert pool.apply(signal.getsignal, (signal.SIGINT,)) == signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is before
