@@ -16,7 +16,7 @@ import pytest
 
 from chinchilla_datasets import outdir
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import build_collection, bundled_fixtures
+from chinchilla_datasets.collection import build_collection, bundled_fixtures
 from chinchilla_datasets.outdir import MARKER, OutDirRefused
 
 from test_build import tree_digest
@@ -303,15 +303,15 @@ def test_fallback_swap_whose_second_rename_fails_puts_the_previous_build_back(tm
 
 def test_out_changed_during_the_build_is_checked_again_before_the_swap(tmp_path, monkeypatch, capsys):
     out = tmp_path / "chinchilla"
-    from chinchilla_datasets import card
+    from chinchilla_datasets import collection
 
-    real = card.write_card
+    real = collection.write_card
 
     def user_drops_a_file(folder, *args):
         user_folder(out)
         real(folder, *args)
 
-    monkeypatch.setattr(card, "write_card", user_drops_a_file)
+    monkeypatch.setattr(collection, "write_card", user_drops_a_file)
     line = refused(capsys, ["build", "--out", str(out), "--corpus", "duie"])
     assert "not empty and not a Chinchilla build" in line
     assert snapshot(out) == snapshot(user_folder(tmp_path / "again"))
@@ -358,13 +358,13 @@ def test_a_failed_build_removes_its_temporary_folder_and_keeps_out(tmp_path, mon
     out = tmp_path / "chinchilla"
     build_collection(None, str(out), corpora=["duie"], **QUIET)
     before = tree_digest(out)
-    from chinchilla_datasets import card
+    from chinchilla_datasets import collection
 
     def vanish(folder, *args):  # the temporary folder disappears mid-build
         shutil.rmtree(folder)
         Path(folder, "README.md").write_text("card")
 
-    monkeypatch.setattr(card, "write_card", vanish)
+    monkeypatch.setattr(collection, "write_card", vanish)
     code = main(["build", "--out", str(out), "--corpus", "duee"])
     err = capsys.readouterr().err
     assert code in (1, 2) and err.count("\n") == 1 and "Traceback" not in err and "No such file or directory" in err
@@ -389,16 +389,16 @@ def test_a_failed_export_leaves_the_previous_files_unchanged(fixture_build, tmp_
     assert export(fixture_build, out, split="nope") == 2
     assert snapshot(out) == before
 
-    from chinchilla_datasets import export as collection
+    from chinchilla_datasets import parquet_io
 
-    real = collection.iter_split
+    real = parquet_io.iter_split
 
     def disk_full_midway(*args, **kwargs):
         rows = real(*args, **kwargs)
         yield next(rows)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "duie_instruct.train.alpaca.jsonl"))
 
-    monkeypatch.setattr(collection, "iter_split", disk_full_midway)
+    monkeypatch.setattr(parquet_io, "iter_split", disk_full_midway)
     capsys.readouterr()
     assert export(fixture_build, out) == 1
     err = capsys.readouterr().err
@@ -410,11 +410,11 @@ def test_a_failed_export_leaves_the_previous_files_unchanged(fixture_build, tmp_
 
 
 COMMANDS = {
-    "build": (["build", "--corpus", "duie"], "chinchilla_datasets.export", "build_collection"),
+    "build": (["build", "--corpus", "duie"], "chinchilla_datasets.collection", "build_collection"),
     "push": (["push", "OUT", "--repo-id", "o/n", "--dry-run"], "chinchilla_datasets.publish", "plan_release"),
     "audit": (["audit", "OUT"], "chinchilla_datasets.audit", "audit"),
     "score": (["score", "--predictions", "p.jsonl", "--data", "OUT", "--config", "duie_instruct"], "chinchilla_datasets.score", "read_predictions"),
-    "export": (["export", "--data", "OUT", "--config", "duie_instruct", "--format", "alpaca"], "chinchilla_datasets.export", "iter_split"),
+    "export": (["export", "--data", "OUT", "--config", "duie_instruct", "--format", "alpaca"], "chinchilla_datasets.parquet_io", "iter_split"),
 }
 
 
@@ -473,7 +473,7 @@ def test_build_pool_workers_ignore_ctrl_c_so_only_the_main_process_reports_it():
     traceback; the main process stops them and prints one line."""
     import signal
 
-    from chinchilla_datasets.export import _spawn_pool
+    from chinchilla_datasets.collection import _spawn_pool
 
     before = signal.getsignal(signal.SIGINT)
     with _spawn_pool(1) as pool:
