@@ -143,10 +143,11 @@ def _files_under(folder: Path) -> Iterator[Path]:
             yield Path(root) / name
 
 
-def unwritten_file(out: Path, path, files: dict) -> Optional[str]:
+def unwritten_file(out: Path, path, files: dict, data_file: bool = True) -> Optional[str]:
     """Why ``path`` (a data file a card lists) is not one the build of ``out`` wrote as a data
     file, or None when it is: a relative path inside ``out``, listed in the manifest ``files``
-    with the corpora it holds, a regular file (not a link) of the recorded size and sha256."""
+    (``data_file``: with the corpora it holds), a regular file (not a link) of the recorded size
+    and sha256."""
     if not isinstance(path, str) or not path:
         return "is not a path"
     if PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute() or PureWindowsPath(path).drive:
@@ -156,7 +157,7 @@ def unwritten_file(out: Path, path, files: dict) -> Optional[str]:
     if not _safe_relative(path) or path not in files:
         return f"is not a file this build wrote (not in its {MARKER} manifest)"
     entry = files[path]
-    if not isinstance(entry, dict) or not entry.get("corpora"):
+    if not isinstance(entry, dict) or (data_file and not entry.get("corpora")):
         return "is not a data file of this build"
     root = os.path.realpath(out)
     target = Path(out) / path

@@ -107,6 +107,9 @@ def plan_release(out: Union[str, Path], *, include_restricted: bool = False, rep
             f"{out} has no build manifest ({MARKER}), so which files the build wrote cannot be checked; "
             f"rebuild it with `chinchilla build --out {out}`"
         )
+    changed = unwritten_file(out, REPORT_FILE, files_written, data_file=False)
+    if changed:  # its counts and rejected lines are uploaded
+        raise NothingToPublish(f"{out / REPORT_FILE} {changed}; rebuild with `chinchilla build --out {out}`")
     build = read_build(out)
     kept, excluded, restricted, refused = [], [], [], []
     for result in build.results:

@@ -413,6 +413,17 @@ def test_the_licence_gate_follows_the_corpus_not_the_config_name(fixture_build, 
     assert all(path in printed for path in data_files(built[also_open]))
 
 
+def test_a_build_report_changed_after_the_build_is_not_pushed(fixture_build, tmp_path, hub, capsys):
+    out = copy_of_build(fixture_build, tmp_path)
+    report = json.loads((out / "build_report.json").read_text(encoding="utf-8"))
+    next(iter(report.values()))["injected"] = SECRET
+    (out / "build_report.json").write_text(json.dumps(report), encoding="utf-8")
+    assert push(out, "--include-restricted") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "build_report.json was changed after the build" in err
+    assert hub.calls == []
+
+
 def test_a_folder_without_the_build_manifest_is_not_pushed(fixture_build, tmp_path, hub, capsys):
     out = copy_of_build(fixture_build, tmp_path)
     (out / ".chinchilla-build").unlink()
