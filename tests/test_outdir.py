@@ -415,6 +415,7 @@ COMMANDS = {
     "audit": (["audit", "OUT"], "chinchilla_datasets.audit", "audit"),
     "score": (["score", "--predictions", "p.jsonl", "--data", "OUT", "--config", "duie_instruct"], "chinchilla_datasets.score", "read_predictions"),
     "export": (["export", "--data", "OUT", "--config", "duie_instruct", "--format", "alpaca"], "chinchilla_datasets.parquet_io", "iter_split"),
+    "download": (["download", "--data-dir", "raw", "--quiet"], "chinchilla_datasets.download", "download_all"),
 }
 
 
