@@ -6,7 +6,8 @@ configs (``mixtures``), a ``README.md`` whose YAML lists every config with its d
 and ``build_report.json``. The near-duplicate and leak flags (``dedup``) and the card are computed
 from the plain ``outputs`` this loop hands them; neither imports this module.
 
-OUT is written to a sibling temporary folder and moved into place only when complete.
+OUT is written to a sibling temporary folder and moved into place only when complete; which
+folders may be OUT, the marker and manifest, and the swap are ``outdir``'s.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
+import signal
 import tempfile
+import threading
 import uuid
 from importlib import resources
 from pathlib import Path
@@ -24,7 +26,7 @@ from typing import Callable, Optional
 import datasets
 import pyarrow as pa
 
-from . import base
+from . import base, outdir
 from .card import write_card
 from .datasets_adapter import in_memory_dataset
 from .dedup import apply_flags
@@ -184,6 +186,19 @@ def _has_line_shards(name: str, corpus_dir: Path) -> bool:
     )
 
 
+def _spawn_pool(processes: int):
+    """A spawn pool whose workers ignore SIGINT: Ctrl-C reaches every process of the terminal's
+    group, and each worker would print a traceback; the main process stops them instead (the
+    pool's exit terminates them). The disposition is inherited by the spawned interpreters."""
+    if threading.current_thread() is not threading.main_thread():
+        return multiprocessing.get_context("spawn").Pool(processes)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return multiprocessing.get_context("spawn").Pool(processes)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def build_collection(
     data_dir: Optional[str] = None,
     out: str = "chinchilla",
@@ -203,10 +218,8 @@ def build_collection(
     names = corpora or list(builders())
     for name in names:
         get_builder(name)  # unknown names fail before any work
-    out_path = Path(out).resolve()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.partial-", dir=out_path.parent))
-    try:
+    out_path = outdir.claim_out(out, data_root, log)  # refuses a folder the build did not write
+    with outdir.staging(out_path) as tmp:
         jobs, skipped = [], {}
         for name in names:
             reason = corpus_ready(name, data_root / name)
@@ -227,7 +240,7 @@ def build_collection(
             log(f"building {name} from {corpus_dir} ({num_proc} processes)")
             results.append(build_corpus(name, corpus_dir, str(tmp), num_proc, options))
         if num_proc > 1 and len(pooled) > 1:
-            with multiprocessing.get_context("spawn").Pool(min(num_proc, len(pooled))) as pool:
+            with _spawn_pool(min(num_proc, len(pooled))) as pool:
                 for result in pool.imap(_build_job, pooled):
                     log(f"built {result.name}")
                     results.append(result)
@@ -250,20 +263,7 @@ def build_collection(
         mixtures = build_mixtures(tmp, results, seed=options.seed)
         mixture = [CorpusOutput(name=MIXTURE, configs=mixtures, report={}, sources={})] if mixtures else []
         write_card(tmp, results + mixture, skipped)
-        _replace_dir(tmp, out_path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        outdir.write_manifest(tmp, outdir.file_corpora(results, mixtures))
+        outdir.swap_into_place(tmp, out_path, data_root, log)
     return report
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move the finished build into place; the previous build is removed only after the swap."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 

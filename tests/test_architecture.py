@@ -46,6 +46,7 @@ FLOORS = {
     "builders.*": "builders",
     "chinchilla_datasets.parquet_io": "storage",
     "chinchilla_datasets.mixtures": "storage",
+    "chinchilla_datasets.outdir": "storage",
     "chinchilla_datasets.dedup": "flags",
     "chinchilla_datasets.card": "flags",
     "chinchilla_datasets.collection": "collection",
