@@ -78,41 +78,40 @@ def copy_members(archive: str, names: Collection[str], folder: str, max_bytes: i
     try:
         with _open_archive(archive, kind) as members:
             chosen: dict = {}
+            wanted_notes, other_notes = [], []  # skipped members named as a corpus file come first
             for member in members:
                 parts = member.name.replace("\\", "/").split("/")
                 base = parts[-1]
                 if member.kind == "dir" or (member.kind == "file" and base not in names):
                     continue
+                notes = wanted_notes if base in names else other_notes
                 if member.kind != "file":
-                    _note(contents, f"{label}: {member.name}: a {member.kind}, skipped (only regular files are read)")
+                    notes.append(f"{label}: {member.name}: a {member.kind}, skipped (only regular files are read)")
                 elif member.name.startswith(("/", "\\")) or ".." in parts or (len(parts[0]) == 2 and parts[0][1] == ":"):
-                    _note(contents, f"{label}: {member.name}: a path outside the archive, skipped")
+                    notes.append(f"{label}: {member.name}: a path outside the archive, skipped")
                 else:
                     depth = (len(parts), member.name)
                     if base not in chosen or depth < chosen[base][0]:
                         chosen[base] = (depth, member)
+            contents.notes = wanted_notes + other_notes
             total = 0
             for base, (_, member) in sorted(chosen.items()):
                 if member.size > max_bytes or total + member.size > max_bytes:
                     raise SourceError(_too_big(label, member.name, max_bytes))
                 target = os.path.join(folder, base)
-                total += _copy(member, target, label, max_bytes - total)
+                total += copy_member(member, target, label, max_bytes - total)
                 contents.files[base] = target
     except _CORRUPT as err:
         raise SourceError(f"{label}: not a valid {kind} (truncated?): {type(err).__name__}: {err}") from err
     except _ReadError as err:  # (an error writing the copy, e.g. a full disk, is not the archive's: it propagates)
         raise SourceError(f"{label}: cannot read: {err.__cause__.strerror or err.__cause__}") from err.__cause__
     if len(contents.notes) > MAX_NOTES:
-        contents.notes[MAX_NOTES:] = [f"{label}: {len(contents.notes) - MAX_NOTES} more members skipped"]
+        contents.notes[MAX_NOTES:] = [f"{label}: {len(contents.notes) - MAX_NOTES} more links, devices or FIFOs skipped"]
     return contents
 
 
 class _ReadError(Exception):
     """An OSError while reading the archive (its cause), told apart from one while writing a copy."""
-
-
-def _note(contents: ArchiveContents, line: str) -> None:
-    contents.notes.append(line)
 
 
 def _read(source: BinaryIO) -> bytes:
@@ -131,7 +130,7 @@ def _too_big(label: str, member: str, max_bytes: int) -> str:
     )
 
 
-def _copy(member: Member, target: str, label: str, budget: int) -> int:
+def copy_member(member: Member, target: str, label: str, budget: int) -> int:
     """Copy ``member``'s bytes to ``target`` (a new file, never through a link), stopping past ``budget``."""
     written = 0
     if os.path.lexists(target):
@@ -157,6 +156,11 @@ def _open_archive(path: str, kind: str) -> Iterator[list]:
         else:
             handle = tarfile.open(path, "r:*")  # (a .tar that is gzipped, a .tgz that is not: both read)
             members = [_tar_member(handle, info) for info in handle.getmembers()]
+            # tarfile ends its listing quietly where the file is cut between two members: a
+            # complete tar ends with a block of zeros after its last member.
+            handle.fileobj.seek(handle.offset)
+            if handle.fileobj.read(tarfile.BLOCKSIZE) != bytes(tarfile.BLOCKSIZE):
+                raise tarfile.ReadError(f"no end-of-archive block after {len(members)} members")
     except _CORRUPT:
         raise
     except OSError as err:

@@ -55,7 +55,9 @@ def sniff_encoding(path: str) -> str:
     (with or without BOM) unless more non-ASCII lines of the file's start are GB18030 than UTF-8;
     then GB18030.
 
-    A UTF-16 BOM is never valid UTF-8 or GB18030 (0xFF is not a lead byte in either), so it decides.
+    A UTF-16 BOM is never valid UTF-8 or GB18030 (0xFF is not a lead byte in either), so it decides
+    when what follows reads as UTF-16 text (see :func:`_reads_as_utf16`): undecodable bytes at the
+    start of a UTF-8 file must cost that line only, not turn the whole file into UTF-16 mojibake.
     Older Chinese corpora (SIGHAN, BosonNLP readmes) ship GBK files; GB18030 is its superset. The
     lines vote, rather than the first invalid byte deciding: GB18030 decodes almost any bytes, so a
     UTF-8 file with one corrupt line would otherwise be read whole as mojibake. A UTF-8 file stays
@@ -68,7 +70,7 @@ def sniff_encoding(path: str) -> str:
     except OSError as err:
         raise SourceError(f"{os.path.basename(path)}: cannot read: {err.strerror or err}") from err
     for encoding in ("utf-16-le", "utf-16-be"):
-        if head.startswith(BOMS[encoding]):
+        if head.startswith(BOMS[encoding]) and _reads_as_utf16(head[2:], encoding, whole=len(head) < 1 << 16):
             return encoding
     lines = head.split(b"\n")
     votes = {"utf-8": 0, "gb18030": 0}
@@ -87,6 +89,18 @@ def sniff_encoding(path: str) -> str:
     if votes["gb18030"] > votes["utf-8"]:
         return "gb18030"
     return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+def _reads_as_utf16(body: bytes, encoding: str, whole: bool) -> bool:
+    """Whether ``body`` (the head after a UTF-16 BOM) decodes as ``encoding`` and its newlines are
+    UTF-16 newlines: UTF-8 or GB18030 text has 0x0A bytes but never the NUL that makes one a UTF-16
+    ``\\n``. (A one-line UTF-16 file whose only 0x0A bytes are inside characters, e.g. U+4E0A, is
+    not recognised: it is rejected as invalid UTF-8, never misread.)"""
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(body, final=whole)
+    except UnicodeDecodeError:
+        return False
+    return "\n" in text or b"\n" not in body
 
 
 def byte_lines(f: BinaryIO, newline: bytes = b"\n", max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Optional[bytes]]:
