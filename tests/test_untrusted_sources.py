@@ -402,3 +402,81 @@ def test_build_report_records_each_files_encoding(tmp_path):
     dev.write_bytes(dev.read_text(encoding="utf-8").encode("gb18030"))
     report = build(raw, tmp_path / "out" / "chinchilla", ["weibo_ner"])
     assert {s: c["encoding"] for s, c in report["weibo_ner"].items()} == {"train": "utf-16-le", "validation": "gb18030", "test": "utf-8"}
+
+
+# ---------------------------------------------------------------- DuIE: cost linear in the SPOs
+def duie_to_unified_before(raw):
+    """DuIE.to_unified as it was (entities deduplicated by scanning the list): the reference."""
+    from builders.duie import SLOTS
+    from chinchilla_datasets.base import unified_record
+    from chinchilla_datasets.spans import entity
+
+    text, flags = raw["text"], []
+    entities, relations = [], []
+    for spo in raw["spo_list"]:
+        head = entity(text, spo["subject_type"], spo["subject"], flags=flags)
+        tail = entity(text, spo["object_type"]["@value"], spo["object"]["@value"], flags=flags)
+        qualifiers = []
+        for slot in SLOTS[1:]:
+            value = spo["object"][slot]
+            if value is not None:
+                qualifiers.append({"role": slot, **entity(text, spo["object_type"][slot], value, flags=flags)})
+        relations.append({"type": spo["predicate"], "head": head, "tail": tail, "qualifiers": qualifiers})
+        for mention in (head, tail):
+            if mention not in entities:
+                entities.append(mention)
+    return unified_record(text, entities=entities, relations=relations, flags=flags)
+
+
+class CountingStr(str):
+    """A mention that counts how often it is compared for equality."""
+
+    comparisons = 0
+
+    def __eq__(self, other):
+        CountingStr.comparisons += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def many_spos(n: int) -> dict:
+    """A conformed DuIE record with ``n`` SPOs over ``2n`` distinct mentions (and a few repeats)."""
+    names = [f"甲{i}乙" for i in range(2 * n)]
+    spos = []
+    for i in range(n):
+        obj = {slot: None for slot in ("@value", "inWork", "onDate", "inArea", "period")}
+        obj_type = dict(obj)
+        obj["@value"], obj_type["@value"] = CountingStr(names[2 * i + 1]), CountingStr("作品")
+        if i % 7 == 0:
+            obj["onDate"], obj_type["onDate"] = CountingStr(names[0]), CountingStr("Date")
+        spos.append({"predicate": "作者", "subject": CountingStr(names[2 * i]), "subject_type": CountingStr("人物"), "object": obj, "object_type": obj_type})
+    return {"text": "，".join(names) + "。未出现", "spo_list": spos}
+
+
+def test_duie_conversion_is_linear_in_the_spos():
+    """Equality comparisons of mentions: the old conversion made about n^2 / 2 of them; now a few per SPO."""
+    small = many_spos(300)
+    CountingStr.comparisons = 0
+    before = duie_to_unified_before(small)
+    assert CountingStr.comparisons > 300**2 / 4  # the measure sees the quadratic scan
+    assert DuIE(config_name="duie_unified").to_unified(small) == before
+    big = many_spos(5000)
+    CountingStr.comparisons = 0
+    record = DuIE(config_name="duie_unified").to_unified(big)
+    # (Grounding still scans the text once per distinct mention: that cost is in the text's length.)
+    assert CountingStr.comparisons <= 10 * 5000, CountingStr.comparisons
+    assert len(record["relations"]) == 5000 and len(record["entities"]) == 10_000
+
+
+def test_duie_conversion_matches_the_old_one_on_real_records():
+    paths = [FIXTURES / "duie" / "duie_train.json", FIXTURES / "duie" / "duie_dev.json", SAMPLES / "DuIE2.0" / "train_data_5000.json", SAMPLES / "DuIE2.0" / "duie_dev.json"]
+    builder = DuIE(config_name="duie_unified")
+    compared = 0
+    for path in paths:
+        if not path.is_file():
+            continue
+        for _, raw in builder.raw_records(str(path), "train"):
+            assert builder.to_unified(raw) == duie_to_unified_before(raw)
+            compared += 1
+    assert compared >= 5
