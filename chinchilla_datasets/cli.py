@@ -10,7 +10,7 @@ from .registry import builders
 
 
 def _print_report(report: dict) -> None:
-    from .export import PROBLEMS
+    from .outputs import PROBLEMS
 
     print(f"{'corpus':<18} {'split':<11} {'read':>7} {'raw':>7} {'rejected':>8} {'unified':>7} {'instruct':>8}")
     for corpus, splits in report.items():
@@ -26,7 +26,8 @@ def _print_report(report: dict) -> None:
 
 
 def cmd_build(args) -> int:
-    from .export import PROBLEMS, build_collection
+    from .collection import build_collection
+    from .outputs import PROBLEMS
 
     try:
         report = build_collection(
@@ -48,7 +49,7 @@ def cmd_build(args) -> int:
 def cmd_score(args) -> int:
     import json
 
-    from .export import iter_split
+    from .parquet_io import iter_split
     from .score import format_table, read_predictions, score_rows
 
     try:
@@ -62,8 +63,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import iter_split
-    from .formats import write_rows
+    from .parquet_io import iter_split
+    from .exports import write_rows
 
     try:
         path = write_rows(iter_split(args.data, args.config, args.split), args.out, f"{args.config}.{args.split}", args.format)
@@ -102,6 +103,20 @@ def cmd_push(args) -> int:
     if args.tag:
         print(f"tagged {args.tag}")
     return 0
+
+
+def cmd_download(args) -> int:
+    from pathlib import Path
+
+    from .download import download_all
+
+    corpora = [builders()[name].corpus for name in (args.corpus or builders())]
+    summary = download_all(corpora, Path(args.data_dir), progress=not args.quiet)
+    print(
+        f"{len(summary['downloaded'])} corpora downloaded or verified in {args.data_dir}, "
+        f"{len(summary['manual'])} need registration, {len(summary['failed'])} failed"
+    )
+    return 1 if summary["failed"] else 0
 
 
 def cmd_audit(args) -> int:
@@ -147,6 +162,15 @@ def main(argv=None) -> int:
     )
     push.add_argument("--token", help="Hub token (default: the token of `hf auth login` or HF_TOKEN)")
     push.set_defaults(func=cmd_push)
+
+    download = sub.add_parser(
+        "download",
+        help="fetch the corpora that have a public copy into DATA_DIR/<corpus>/ (checksummed, resumable)",
+    )
+    download.add_argument("--data-dir", required=True, help="folder to fill with one sub-folder per corpus (the input of build)")
+    download.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to fetch (default: all)")
+    download.add_argument("--quiet", action="store_true", help="no progress bars")
+    download.set_defaults(func=cmd_download)
 
     audit = sub.add_parser("audit", help="check a built folder: accounting, spans, duplicates and leakage")
     audit.add_argument("out", help="a built folder")

@@ -23,7 +23,8 @@ from builders.duie import DuIE
 from builders.weibo_ner import WeiboNER
 from chinchilla_datasets.archives import Member, copy_member, copy_members
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import PROBLEMS, REPORT_FILE, build_collection, bundled_fixtures
+from chinchilla_datasets.collection import build_collection, bundled_fixtures
+from chinchilla_datasets.outputs import PROBLEMS, REPORT_FILE
 from chinchilla_datasets.sources import MAX_REASON_CHARS, SourceError, read_json_lines, read_lines, sniff_encoding
 
 from conftest import SAMPLES
