@@ -270,7 +270,7 @@ def build_collection(
         problems = {r.name: {"failed": r.reason} for r in results if isinstance(r, CorpusFailure)}
         for failure in [r for r in results if isinstance(r, CorpusFailure)]:
             log(f"fail {failure.name}: {failure.reason}")
-            skipped[failure.name] = failure.reason
+            skipped[failure.name] = f"{failure.name}: {failure.reason}"
         results = [r for r in results if isinstance(r, CorpusOutput)]
         for result in results:
             if result.notes:
