@@ -304,7 +304,11 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 with open(os.path.join(scratch, ".contents.json"), "w", encoding="utf-8") as f:
                     json.dump({"files": files, "notes": contents.notes}, f, ensure_ascii=False)
                 shutil.rmtree(folder, ignore_errors=True)
-                os.replace(scratch, folder)
+                try:
+                    os.replace(scratch, folder)
+                except OSError:
+                    if not os.path.isfile(done):  # (else another process copied it meanwhile)
+                        raise
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
         with open(done, encoding="utf-8") as f:
