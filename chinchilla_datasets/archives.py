@@ -52,7 +52,7 @@ class Member:
     """An archive member as this module sees it: its name, kind and declared size, and how to open it."""
 
     name: str
-    kind: str  # "file", "dir", or what it is when not a regular file ("symbolic link", "FIFO", ...)
+    kind: str  # "file", "dir", or what it is when not a regular file ("a symbolic link", "a FIFO", ...)
     size: int
     open: Callable[[], BinaryIO]
 
@@ -86,7 +86,7 @@ def copy_members(archive: str, names: Collection[str], folder: str, max_bytes: i
                     continue
                 notes = wanted_notes if base in names else other_notes
                 if member.kind != "file":
-                    notes.append(f"{label}: {member.name}: a {member.kind}, skipped (only regular files are read)")
+                    notes.append(f"{label}: {member.name}: {member.kind}, skipped (only regular files are read)")
                 elif member.name.startswith(("/", "\\")) or ".." in parts or (len(parts[0]) == 2 and parts[0][1] == ":"):
                     notes.append(f"{label}: {member.name}: a path outside the archive, skipped")
                 else:
@@ -106,7 +106,7 @@ def copy_members(archive: str, names: Collection[str], folder: str, max_bytes: i
     except _ReadError as err:  # (an error writing the copy, e.g. a full disk, is not the archive's: it propagates)
         raise SourceError(f"{label}: cannot read: {err.__cause__.strerror or err.__cause__}") from err.__cause__
     if len(contents.notes) > MAX_NOTES:
-        contents.notes[MAX_NOTES:] = [f"{label}: {len(contents.notes) - MAX_NOTES} more links, devices or FIFOs skipped"]
+        contents.notes[MAX_NOTES:] = [f"{label}: {len(contents.notes) - MAX_NOTES} more members skipped (links, devices, FIFOs or unsafe names)"]
     return contents
 
 
@@ -172,11 +172,11 @@ def _open_archive(path: str, kind: str) -> Iterator[list]:
 
 
 _TAR_KINDS = {
-    tarfile.SYMTYPE: "symbolic link",
-    tarfile.LNKTYPE: "hard link",
-    tarfile.CHRTYPE: "character device",
-    tarfile.BLKTYPE: "block device",
-    tarfile.FIFOTYPE: "FIFO",
+    tarfile.SYMTYPE: "a symbolic link",
+    tarfile.LNKTYPE: "a hard link",
+    tarfile.CHRTYPE: "a character device",
+    tarfile.BLKTYPE: "a block device",
+    tarfile.FIFOTYPE: "a FIFO",
 }
 
 
@@ -186,7 +186,7 @@ def _tar_member(tar: tarfile.TarFile, info: tarfile.TarInfo) -> Member:
     elif info.isdir():
         kind = "dir"
     else:
-        kind = _TAR_KINDS.get(info.type, f"member of tar type {info.type!r}")
+        kind = _TAR_KINDS.get(info.type, f"a member of tar type {info.type!r}")
     # extractfile of a regular member reads its own data, never a link target.
     return Member(info.name, kind, info.size, lambda: tar.extractfile(info))
 
@@ -196,11 +196,11 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Member:
     if info.is_dir():
         kind = "dir"
     elif info.create_system == 3 and stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # a Unix mode saying "not a file"
-        kind = {stat.S_IFLNK: "symbolic link", stat.S_IFIFO: "FIFO", stat.S_IFCHR: "character device", stat.S_IFBLK: "block device"}.get(
-            stat.S_IFMT(mode), "special file"
+        kind = {stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}.get(
+            stat.S_IFMT(mode), "a special file"
         )
     elif info.flag_bits & 0x1:
-        kind = "encrypted file"
+        kind = "an encrypted file"
     else:
         kind = "file"
     return Member(info.filename, kind, info.file_size, lambda: archive.open(info))

@@ -24,7 +24,7 @@ from .conform import conformer
 from .corpus import Corpus
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_records
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
-from .sources import BOMS, Reject, short_reason, sniff_encoding
+from .sources import Reject, short_reason, sniff_encoding
 
 # With num_proc > 1, a source file of at least this size whose records are one per line is cut into
 # num_proc line shards that datasets generates in parallel (smaller files: not worth a process).
@@ -173,7 +173,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
 
     def shardable(self, path: str) -> bool:
         """Whether a source file can be cut between any two lines (at ``\\n`` bytes: not UTF-16)."""
-        return self.one_record_per_line and not self.group_by and sniff_encoding(path) not in BOMS
+        return self.one_record_per_line and not self.group_by and not sniff_encoding(path).startswith("utf-16")
 
     def line_shards(self, path: str) -> list:
         """``[(file, lines before it), ...]``: ``path`` itself, or its line shards (copies in the

@@ -92,15 +92,17 @@ def sniff_encoding(path: str) -> str:
 
 
 def _reads_as_utf16(body: bytes, encoding: str, whole: bool) -> bool:
-    """Whether ``body`` (the head after a UTF-16 BOM) decodes as ``encoding`` and its newlines are
-    UTF-16 newlines: UTF-8 or GB18030 text has 0x0A bytes but never the NUL that makes one a UTF-16
-    ``\\n``. (A one-line UTF-16 file whose only 0x0A bytes are inside characters, e.g. U+4E0A, is
-    not recognised: it is rejected as invalid UTF-8, never misread.)"""
+    """Whether ``body`` (the head after a UTF-16 BOM) decodes as ``encoding`` and looks like UTF-16:
+    it holds a UTF-16 newline, or a NUL byte (every ASCII character has one in UTF-16; UTF-8 and
+    GB18030 text never does), or no 0x0A byte at all. UTF-8 text behind stray BOM-like bytes has
+    0x0A bytes but neither of the others. (Not recognised: a one-line UTF-16 file without any ASCII
+    character whose 0x0A bytes are all inside characters, e.g. U+4E0A; it is rejected as invalid
+    UTF-8, never misread.)"""
     try:
         text = codecs.getincrementaldecoder(encoding)().decode(body, final=whole)
     except UnicodeDecodeError:
         return False
-    return "\n" in text or b"\n" not in body
+    return "\n" in text or b"\x00" in body or b"\n" not in body
 
 
 def byte_lines(f: BinaryIO, newline: bytes = b"\n", max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Optional[bytes]]:

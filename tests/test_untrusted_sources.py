@@ -113,16 +113,16 @@ def test_symlink_chain_out_of_the_archive_reads_no_outside_byte(tmp_path):
     notes = report[PROBLEMS]["duie"]["archive_members_skipped"]
     assert any("DuIE2.0/duie_dev.json: a symbolic link, skipped" in n for n in notes), notes
     assert any("duie_dev.json: a hard link, skipped" in n for n in notes), notes
-    assert "DuIE2.0/y1: a symbolic link" in notes[2] and notes[-1] == "DuIE2.0.tar: 2 more links, devices or FIFOs skipped"
+    assert "DuIE2.0/y1: a symbolic link" in notes[2] and notes[-1] == "DuIE2.0.tar: 2 more members skipped (links, devices, FIFOs or unsafe names)"
     assert json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))[PROBLEMS] == report[PROBLEMS]
 
 
-@pytest.mark.parametrize("type_, kind", [(tarfile.FIFOTYPE, "FIFO"), (tarfile.CHRTYPE, "character device"), (tarfile.BLKTYPE, "block device")])
+@pytest.mark.parametrize("type_, kind", [(tarfile.FIFOTYPE, "a FIFO"), (tarfile.CHRTYPE, "a character device"), (tarfile.BLKTYPE, "a block device")])
 def test_fifo_and_device_members_are_skipped_and_the_build_finishes(tmp_path, type_, kind):
     duie_tar(tmp_path / "raw" / "duie" / "duie.tar", extra=lambda tar: add_special(tar, "duie_dev.json", type_))
     with deadline(120):
         report = build(tmp_path / "raw", tmp_path / "out" / "chinchilla", ["duie"])
-    assert report[PROBLEMS]["duie"]["archive_members_skipped"] == [f"duie.tar: duie_dev.json: a {kind}, skipped (only regular files are read)"]
+    assert report[PROBLEMS]["duie"]["archive_members_skipped"] == [f"duie.tar: duie_dev.json: {kind}, skipped (only regular files are read)"]
     assert set(report["duie"]) == {"train"}
 
 
@@ -148,6 +148,20 @@ def test_zip_symlink_member_is_skipped(tmp_path):
     assert set(contents.files) == {"duie_train.json"}
     assert contents.notes == ["duie.zip: duie_dev.json: a symbolic link, skipped (only regular files are read)"]
     assert not any(p.is_symlink() for p in (tmp_path / "copy").iterdir())
+
+
+def test_zip_encrypted_member_is_skipped_not_asked_for_a_password(tmp_path):
+    archive = tmp_path / "duie.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("duie_dev.json", b"\x00" * 40)
+    data = bytearray(archive.read_bytes())
+    # Set the "encrypted" bit (zipfile would raise asking for a password) in both headers.
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 8] |= 0x1
+    data[6] |= 0x1
+    archive.write_bytes(bytes(data))
+    contents = copy_members(str(archive), DUIE_FILES, str(tmp_path / "copy"))
+    assert contents.files == {} and contents.notes == ["duie.zip: duie_dev.json: an encrypted file, skipped (only regular files are read)"]
 
 
 @pytest.mark.parametrize("name", ["../duie_dev.json", "/tmp/duie_dev.json", "a/../../duie_dev.json", "C:/x/duie_dev.json"])
@@ -481,3 +495,14 @@ def test_duie_conversion_matches_the_old_one_on_real_records():
             assert builder.to_unified(raw) == duie_to_unified_before(raw)
             compared += 1
     assert compared >= 5
+
+
+def test_utf16_files_are_not_cut_into_byte_line_shards(tmp_path):
+    """Line shards are cut at 0x0A bytes: right for UTF-8 and GB18030, wrong inside UTF-16."""
+    builder = DuIE(config_name="duie_raw")
+    utf8, utf16, bom8 = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    source = FIXTURES / "duie" / "duie_train.json"
+    utf8.write_bytes(source.read_bytes())
+    bom8.write_bytes(b"\xef\xbb\xbf" + source.read_bytes())
+    utf16_copy(source, utf16, "utf-16-le")
+    assert builder.shardable(str(utf8)) and builder.shardable(str(bom8)) and not builder.shardable(str(utf16))
