@@ -11,12 +11,17 @@ import argparse
 import errno
 import sys
 
+from .archives import DEFAULT_MAX_ARCHIVE_BYTES
 from .registry import builders
 
 
 def _print_report(report: dict) -> None:
+    from .outputs import PROBLEMS
+
     print(f"{'corpus':<18} {'split':<11} {'read':>7} {'raw':>7} {'rejected':>8} {'unified':>7} {'instruct':>8}")
     for corpus, splits in report.items():
+        if corpus == PROBLEMS:
+            continue
         for split, c in splits.items():
             print(
                 f"{corpus:<18} {split:<11} {c['read']:>7} {c['written']:>7} {len(c['rejected']):>8} "
@@ -29,17 +34,22 @@ def _print_report(report: dict) -> None:
 def cmd_build(args) -> int:
     from .collection import build_collection
     from .outdir import OutDirRefused
+    from .outputs import PROBLEMS
 
     try:
         report = build_collection(
             args.data_dir, args.out, args.corpus, args.num_proc,
             near_duplicates=args.near_duplicates, drop_leaks=args.drop_leaks,
+            max_archive_bytes=args.max_archive_bytes,
         )
     except (FileNotFoundError, KeyError, OutDirRefused) as err:
         return _fail(args, err)
     _print_report(report)
     print(f"wrote {args.out}")
-    return 0
+    failed = {name: p["failed"] for name, p in report.get(PROBLEMS, {}).items() if "failed" in p}
+    for name, reason in failed.items():
+        print(f"chinchilla build: {name}: {reason}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_score(args) -> int:
@@ -183,6 +193,10 @@ def main(argv=None) -> int:
     build.add_argument("--num-proc", type=int, default=1, help="corpora built in parallel")
     build.add_argument("--near-duplicates", action="store_true", help="also flag near-duplicate texts (MinHash-LSH)")
     build.add_argument("--drop-leaks", action="store_true", help="drop training rows whose text is in a validation/test split")
+    build.add_argument(
+        "--max-archive-bytes", type=int, default=DEFAULT_MAX_ARCHIVE_BYTES, metavar="N",
+        help="limit on each file read from an archive and on an archive's total (default 4 GiB)",
+    )
     build.set_defaults(func=cmd_build)
     push = command("push", help="publish a built folder to the HuggingFace Hub in one commit")
     push.add_argument("out", help="the built folder (chinchilla build --out)")

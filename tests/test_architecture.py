@@ -31,6 +31,7 @@ FLOORS = {
     "chinchilla_datasets.outputs": "contracts",
     "chinchilla_datasets.datasets_adapter": "contracts",
     "chinchilla_datasets.sources": "sources",
+    "chinchilla_datasets.archives": "sources",
     "chinchilla_datasets.spans": "sources",
     "chinchilla_datasets.conform": "sources",
     "chinchilla_datasets.duee_events": "sources",
