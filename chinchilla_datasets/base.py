@@ -59,6 +59,15 @@ def find_files(root: str, names: list, open_archive=None) -> dict:
     return found
 
 
+def source_encoding(path: str) -> str:
+    """The encoding a split's source is read in, for the report: a file's, or for a folder of one
+    file per document (CASIE's ``annotation/``) the encodings of its files, comma-separated."""
+    if not os.path.isdir(path):
+        return sniff_encoding(path)
+    names = sorted(n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n)))
+    return ",".join(sorted({sniff_encoding(os.path.join(path, n)) for n in names})) or "no file"
+
+
 def is_plain(feature) -> bool:
     """True for trees of Value / List / dict only: nothing in them needs per-example encoding."""
     if isinstance(feature, dict):
@@ -326,7 +335,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         """``(line_no, raw)`` of every valid record; rejects are counted in ``self.report``.
         ``path`` may be a line shard of the file ``source``, starting after ``offset`` lines."""
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
-        report.setdefault("encoding", sniff_encoding(source or path))
+        report.setdefault("encoding", source_encoding(source or path))
         optional = self.optional_keys | (self.label_keys if split in self.corpus.unlabelled_splits else frozenset())
         file_name = os.path.basename(source or path)
         check = conformer(self.raw_features, optional)  # compiled once per split
