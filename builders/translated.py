@@ -16,7 +16,8 @@ Quirks handled:
   ``chinchilla translate`` retries them.
 * ``projection_failed`` records (a span with null offsets) stay in the unified view and are left
   out of the instruct view (counted under ``instruct_left_out``).
-* A span whose offsets do not slice to its text (a hand-edited file) rejects the record with the reason.
+* A span whose offsets do not slice to its text, fall outside it, or are half null (a hand-edited
+  file) rejects the record with the reason.
 """
 
 from __future__ import annotations
@@ -110,8 +111,11 @@ class TranslatedBuilder(ChinchillaBuilder):
         if text is None:
             raise ValueError("no text in a record not flagged translation_failed")
         for span in spans_of(raw):
-            if span["start"] is not None and text[span["start"]:span["end"]] != span["text"]:
-                raise ValueError(f"span {span['start']}:{span['end']} is {text[span['start']:span['end']]!r}, not {span['text']!r}")
+            start, end = span["start"], span["end"]
+            if (start is None) != (end is None):
+                raise ValueError(f"span {span['text']!r} has start {start} and end {end}: both or neither must be null")
+            if start is not None and not (0 <= start <= end <= len(text) and text[start:end] == span["text"]):
+                raise ValueError(f"span {start}:{end} is {text[start:end]!r}, not {span['text']!r}")
         return unified_record(text, raw["entities"], raw["relations"], raw["events"], raw["flags"])
 
     def read_schema(self, path):
