@@ -383,7 +383,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         if self.schema_path:
             return self.read_schema(self.schema_path)
         if self.corpus.labels:
-            return {"types": [[k, v] for k, v in self.corpus.labels.items()], "roles": {}}
+            return {"types": [[k, v] for k, v in self.corpus.labels.items()], "roles": dict(self.corpus.roles)}
         raise FileNotFoundError(
             f"{self.corpus.name}: the instruction view needs {self.corpus.schema_file} beside the split files"
         )

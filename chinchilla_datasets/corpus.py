@@ -35,6 +35,8 @@ class Corpus:
     joined_splits: frozenset = frozenset()
     # Source label -> readable Chinese name for the instructions (identity for Chinese labels).
     labels: dict = field(default_factory=dict)
+    # Event type -> its argument roles, for the instructions of an event corpus without a schema file.
+    roles: dict = field(default_factory=dict)
     # Whether the source's stated license lets us republish the built rows; False unless it says so.
     redistributable: bool = False
     quirks: tuple = ()
@@ -51,3 +53,16 @@ class Corpus:
             + ", ".join(self.expected_files())
             + " (or an archive containing them)"
         )
+
+    def absent_splits_note(self, present: set) -> str:
+        """A line naming the splits none of whose files is in ``present`` (file names), and for a
+        corpus behind a registration where to get them; "" when every split is there."""
+        absent = [
+            f"{split} ({' or '.join(names)})"
+            for split, names in self.files.items()
+            if not any(name in present for name in names)
+        ]
+        if not absent:
+            return ""
+        where = f"; they are distributed after registration at {self.homepage}" if self.manual else ""
+        return f"note {self.name}: no {', '.join(absent)}: built without {'it' if len(absent) == 1 else 'them'}{where}"
