@@ -334,7 +334,9 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 groups.setdefault(raw[self.group_by], (line_no, []))[1].append(raw)
             raws = iter(groups.values())
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
-        report.update(unified=0, unified_rejected=[])
+        # (several calls per split add up: the line shards, or the parts of a joined split)
+        report.setdefault("unified", 0)
+        report.setdefault("unified_rejected", [])
         for line_no, raw in raws:
             try:
                 record = self.to_unified(raw)

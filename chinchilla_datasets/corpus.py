@@ -64,5 +64,6 @@ class Corpus:
         ]
         if not absent:
             return ""
-        where = f"; they are distributed after registration at {self.homepage}" if self.manual else ""
-        return f"note {self.name}: no {', '.join(absent)}: built without {'it' if len(absent) == 1 else 'them'}{where}"
+        one = len(absent) == 1
+        where = f"; {'it is' if one else 'they are'} distributed after registration at {self.homepage}" if self.manual else ""
+        return f"note {self.name}: no {', '.join(absent)}: built without {'it' if one else 'them'}{where}"
