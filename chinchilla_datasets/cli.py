@@ -21,7 +21,7 @@ def _print_report(report: dict) -> None:
 
 
 def cmd_build(args) -> int:
-    from .export import build_collection
+    from .collection import build_collection
 
     try:
         report = build_collection(
@@ -39,7 +39,7 @@ def cmd_build(args) -> int:
 def cmd_score(args) -> int:
     import json
 
-    from .export import iter_split
+    from .parquet_io import iter_split
     from .score import format_table, read_predictions, score_rows
 
     try:
@@ -53,8 +53,8 @@ def cmd_score(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import iter_split
-    from .formats import write_rows
+    from .parquet_io import iter_split
+    from .exports import write_rows
 
     try:
         path = write_rows(iter_split(args.data, args.config, args.split), args.out, f"{args.config}.{args.split}", args.format)
@@ -93,6 +93,20 @@ def cmd_push(args) -> int:
     if args.tag:
         print(f"tagged {args.tag}")
     return 0
+
+
+def cmd_download(args) -> int:
+    from pathlib import Path
+
+    from .download import download_all
+
+    corpora = [builders()[name].corpus for name in (args.corpus or builders())]
+    summary = download_all(corpora, Path(args.data_dir), progress=not args.quiet)
+    print(
+        f"{len(summary['downloaded'])} corpora downloaded or verified in {args.data_dir}, "
+        f"{len(summary['manual'])} need registration, {len(summary['failed'])} failed"
+    )
+    return 1 if summary["failed"] else 0
 
 
 def cmd_audit(args) -> int:
@@ -134,6 +148,15 @@ def main(argv=None) -> int:
     )
     push.add_argument("--token", help="Hub token (default: the token of `hf auth login` or HF_TOKEN)")
     push.set_defaults(func=cmd_push)
+
+    download = sub.add_parser(
+        "download",
+        help="fetch the corpora that have a public copy into DATA_DIR/<corpus>/ (checksummed, resumable)",
+    )
+    download.add_argument("--data-dir", required=True, help="folder to fill with one sub-folder per corpus (the input of build)")
+    download.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to fetch (default: all)")
+    download.add_argument("--quiet", action="store_true", help="no progress bars")
+    download.set_defaults(func=cmd_download)
 
     audit = sub.add_parser("audit", help="check a built folder: accounting, spans, duplicates and leakage")
     audit.add_argument("out", help="a built folder")

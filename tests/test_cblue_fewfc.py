@@ -14,7 +14,7 @@ from builders.chip_cdee import ANATOMY, CHARACTER, CHIPCDEE, EVENT_TYPE, TENDENC
 from builders.cmeee import CMeEE
 from builders.cmeie import CMeIE
 from builders.fewfc import ROLES, FewFC
-from chinchilla_datasets.export import build_collection
+from chinchilla_datasets.collection import build_collection
 from chinchilla_datasets.schema import TASK_COLUMN, spans_of
 from chinchilla_datasets.sources import Reject, read_json_array
 from chinchilla_datasets.spans import AMBIGUOUS, OFFSET_CORRECTED, UNGROUNDED, span_at
