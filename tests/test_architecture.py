@@ -35,6 +35,7 @@ FLOORS = {
     "chinchilla_datasets.spans": "sources",
     "chinchilla_datasets.conform": "sources",
     "chinchilla_datasets.duee_events": "sources",
+    "chinchilla_datasets.spo": "sources",
     "chinchilla_datasets": "views",  # the package: re-exports parse_output
     "chinchilla_datasets.instruct": "views",
     "chinchilla_datasets.instruct.*": "views",
