@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import itertools
 import json
 from dataclasses import dataclass
 from typing import Iterator, Optional
@@ -98,6 +99,33 @@ _BETWEEN_RECORDS = frozenset(" \t\r\n\f\v\u3000\ufeff,[]")
 _UNDECODABLE_LINE = "\x01"
 
 
+def _decoded_lines(path: str) -> tuple:
+    """``([line, ...], {line_no: reason})``: the lines of a file as ``read_lines`` gives them (line
+    endings removed), an undecodable line replaced by a marker and its reason kept. A file that
+    decodes whole is decoded in one call (the common case, and several times faster)."""
+    encoding = sniff_encoding(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    try:
+        decoded = data.decode(encoding)
+    except UnicodeDecodeError:
+        contents, bad_lines = [], {}
+        for line_no, line in read_lines(path):
+            if isinstance(line, Reject):
+                bad_lines[line_no] = line.reason
+                line = _UNDECODABLE_LINE
+            contents.append(line)
+        return contents, bad_lines
+    contents = decoded.split("\n")
+    if decoded.endswith("\n"):
+        contents.pop()
+    if "\r" in decoded:
+        contents = [line.rstrip("\r") for line in contents]
+    return contents, {}
+
+
 def read_json_array(path: str) -> Iterator[tuple]:
     """Yield ``(line_no, dict)`` for each object of a file holding ONE JSON array of objects
     (CBLUE's CMeEE, CHIP-CDEE: pretty-printed with a 2-space indent, no final newline), or
@@ -113,15 +141,8 @@ def read_json_array(path: str) -> Iterator[tuple]:
     the line where it ends (a second record included) rejects that record, as its line would not
     tell the two apart.
     """
-    contents, bad_lines, starts = [], {}, []
-    position = 0
-    for line_no, line in read_lines(path):
-        if isinstance(line, Reject):
-            bad_lines[line_no] = line.reason
-            line = _UNDECODABLE_LINE
-        starts.append(position)
-        contents.append(line)
-        position += len(line) + 1
+    contents, bad_lines = _decoded_lines(path)
+    starts = [0, *itertools.accumulate(len(line) + 1 for line in contents[:-1])]
     text = "\n".join(contents)
     decoder = json.JSONDecoder()
 
@@ -133,10 +154,14 @@ def read_json_array(path: str) -> Iterator[tuple]:
         stripped = line.lstrip(" \t\ufeff\u3000")
         return len(line) - len(stripped) if stripped.lstrip("[, \t").startswith("{") else None
 
-    indents = [i for i in map(opening, range(1, len(contents) + 1)) if i is not None]
-    record_indent = min(indents, default=0)  # nested objects of a pretty-printed file sit deeper
+    # The indentation of the lines opening records: that of the last record read, else (a broken
+    # first record) the smallest of the file's, as nested objects of a pretty-printed file sit deeper.
+    record_indent = None
 
     def next_record_line(after: int) -> Optional[int]:
+        nonlocal record_indent
+        if record_indent is None:
+            record_indent = min((i for i in map(opening, range(1, len(contents) + 1)) if i is not None), default=0)
         for line_no in range(after + 1, len(contents) + 1):
             indent = opening(line_no)
             if indent is not None and indent <= record_indent:
@@ -181,8 +206,8 @@ def read_json_array(path: str) -> Iterator[tuple]:
         elif rest.strip(" \t\r,[]\u3000"):
             # (another record on the same line included: a line holds at most one record)
             record = Reject(f"unexpected text after the record on line {end_line}: {rest.strip()!r:.60}")
-        else:
-            record_indent = opening(line_no) if opening(line_no) is not None else record_indent
+        elif opening(line_no) is not None:
+            record_indent = opening(line_no)
         yield line_no, record
         yielded = True
         pos = skip_between(line_end)
