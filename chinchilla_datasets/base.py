@@ -24,7 +24,7 @@ from .conform import conformer
 from .corpus import Corpus
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_records
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
-from .sources import Reject, short_reason, sniff_encoding
+from .sources import Reject, SourceError, short_reason, sniff_encoding
 
 # With num_proc > 1, a source file of at least this size whose records are one per line is cut into
 # num_proc line shards that datasets generates in parallel (smaller files: not worth a process).
@@ -116,6 +116,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         self.source_files: dict = {}  # split -> path of the file read (for provenance)
         self.num_proc = 1
         self.shard_dir: Optional[str] = None  # line shards and their reports, while preparing with num_proc > 1
+        self.split_parts: dict = {}  # split -> [path, ...]: its file, or every part present of a joined split
         self.archive_notes: list = []  # archive members skipped (links, devices, FIFOs, unsafe names)
 
     # ------------------------------------------------------------------ corpus hooks
@@ -230,7 +231,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         return merged
 
     def _split_generators(self, dl_manager):
-        split_files = self.locate_files(dl_manager)
+        self.locate_files(dl_manager)
+        split_files = self.split_parts
         # ``parts`` is a tuple: datasets cuts list arguments (``shards``) between jobs, not tuples.
         generators = [
             datasets.SplitGenerator(
@@ -266,8 +268,9 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
 
     # ------------------------------------------------------------------ files
     def locate_files(self, dl_manager) -> dict:
-        """``{split: [path, ...]}`` of the split files present: the first candidate found, or every
-        part present of a joined split (a split with no file present is skipped)."""
+        """``{split: path}`` of the split files present (a split with no file present is skipped):
+        the first candidate found. Every part present of a joined split is in ``self.split_parts``
+        (``{split: [path, ...]}``, set here), which the split generators read."""
         names = self.corpus.expected_files()
         self.archive_notes = []
         if self.config.data_dir:
@@ -301,7 +304,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 self.source_files[f"{split}:{os.path.basename(path)}"] = path
         if self.schema_path:
             self.source_files["schema"] = self.schema_path
-        return split_files
+        self.split_parts = split_files
+        return {split: paths[0] for split, paths in split_files.items()}
 
     def archive_files(self, archive: str) -> dict:
         """``{file name: path}`` of the corpus's files in ``archive``, copied (never extracted, see
@@ -431,21 +435,27 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
 
 
 def part_offsets(paths) -> list:
-    """``[(path, key offset)]``: each part of a split with the number of lines of the parts before it."""
+    """``[(path, key offset)]``: each part of a split with the number of lines of the parts before it
+    (a split of one file is not read here)."""
     out, key_offset = [], 0
-    for path in paths:
+    for i, path in enumerate(paths):
         out.append((path, key_offset))
-        key_offset += count_lines(path)
+        if i + 1 < len(paths):
+            key_offset += count_lines(path)
     return out
 
 
 def count_lines(path: str) -> int:
-    """The number of lines of a file (a last line without a newline counts)."""
+    """The number of lines of a file (a last line without a newline counts). Raises
+    :class:`SourceError` when the file cannot be read, as the readers do."""
     lines, last = 0, b"\n"
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError as err:
+        raise SourceError(f"{os.path.basename(path)}: cannot read: {err.strerror or err}") from err
     return lines + (last != b"\n")
 
 
