@@ -69,6 +69,7 @@ def translated_corpus(source: Corpus) -> Corpus:
         files={split: (f"{split}.jsonl",) for split in SPLITS},
         schema_file=SCHEMA_FILE,
         labels=dict(source.labels_zh or source.labels),
+        roles=dict(source.roles),
         redistributable=source.redistributable,
         translated_from=source.name,
         description=f"{source.title} translated into Chinese by `chinchilla translate`, every span projected onto "
