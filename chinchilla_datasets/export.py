@@ -410,11 +410,14 @@ def build_collection(
     options: InstructOptions = InstructOptions(),
     near_duplicates: bool = False,
     drop_leaks: bool = False,
+    qc=None,
+    drop_suspects: bool = False,
 ) -> dict:
     """Build every corpus found under ``data_dir`` (``data_dir/<corpus>/``) into ``out``.
 
     Returns the build report ``{corpus: {split: {...}}}``. Corpora whose folder is missing are
-    skipped with one line naming the expected files; the others still build.
+    skipped with one line naming the expected files; the others still build. With ``qc`` (a
+    ``qc.QCOptions``) every corpus is quality-controlled after the duplicate flags (``qc.apply_qc``).
     """
     from .card import write_card  # the card needs every corpus's output
     from .dedup import apply_flags
@@ -457,6 +460,10 @@ def build_collection(
                 results.append(_build_job(job))
         results.sort(key=lambda result: names.index(result.name))
         apply_flags(tmp, results, near=near_duplicates, drop_leaks=drop_leaks)
+        if qc is not None:
+            from .qc import apply_qc, write_report
+
+            write_report(tmp, apply_qc(tmp, results, qc, drop=drop_suspects, num_proc=num_proc, log=log))
         for result in results:
             if not result.configs:
                 rejected = [r for counts in result.report.values() for r in counts.get("rejected", [])]

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Evaluate QC on NER corpora with known errors injected: recall, top-k precision, share flagged, seconds.
+
+About ``--rate`` of the sentences that hold an entity get one error each, chosen with ``--seed``:
+an entity deleted, one of its edges shifted by one character, or its type changed (a third each).
+
+    # from raw files: inject into the corpus's files, `chinchilla build --qc`, read the report
+    python3 scripts/qc_eval.py --raw RAW --corpus weibo_ner resume_ner --json
+    # from a built folder: inject into its unified rows and run QC on them in memory (fast, for tuning)
+    python3 scripts/qc_eval.py --unified OUT --corpus weibo_ner
+
+An injected error counts as found when a reported suspect of its row overlaps the characters it
+changed. Top-k precision: of the k best-scored suspects (k = errors injected), the share that
+find an injected error. Flagged: rows carrying ``qc_suspect`` over all rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def inject(rows: list, rate: float, seed: int, types: list) -> dict:
+    """Corrupt about ``rate`` of ``rows`` (unified dicts, changed in place); ``{row id: (low, high, kind)}``."""
+    rng = random.Random(seed)
+    candidates = [r for r in rows if any(e.get("start") is not None for e in r["entities"])]
+    chosen = rng.sample(candidates, min(len(candidates), max(1, round(rate * len(rows)))))
+    injected = {}
+    for row in sorted(chosen, key=lambda r: r["id"]):
+        entities = [e for e in row["entities"] if e.get("start") is not None]
+        entity = rng.choice(entities)
+        kinds = ["delete", "shift"] + (["retype"] if len(types) > 1 else [])
+        kind = rng.choice(kinds)
+        start, end = entity["start"], entity["end"]
+        if kind == "shift":
+            others = [(e["start"], e["end"]) for e in entities if e is not entity]
+            moves = [(start + a, end + b) for a, b in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+            moves = [(s, e) for s, e in moves if 0 <= s < e <= len(row["text"]) and all(e <= o[0] or o[1] <= s for o in others)]
+            if not moves:
+                kind = "delete"
+            else:
+                new_start, new_end = rng.choice(moves)
+                entity.update(start=new_start, end=new_end, text=row["text"][new_start:new_end])
+                injected[row["id"]] = (min(start, new_start), max(end, new_end), kind)
+                continue
+        if kind == "retype":
+            entity["type"] = rng.choice([t for t in types if t != entity["type"]])
+        else:
+            row["entities"] = [e for e in row["entities"] if e is not entity]
+        injected[row["id"]] = (start, end, kind)
+    return injected
+
+
+def score(report: dict, injected: dict, total_rows: int, flagged_rows: int) -> dict:
+    suspects = sorted((s for split in report.values() for s in split["suspects"]), key=lambda s: -s["score"])
+
+    def hit(s):
+        where = injected.get(s["id"])
+        if where is None:
+            return False
+        low, high = s["start"], s["end"]
+        if s.get("suggestion") and isinstance(s["suggestion"], dict) and "start" in s["suggestion"]:
+            low, high = min(low, s["suggestion"]["start"]), max(high, s["suggestion"]["end"])
+        return low is not None and low < where[1] and where[0] < high
+
+    found = {s["id"] for s in suspects if hit(s)}
+    k = len(injected)
+    by_kind = {}
+    for row_id, (_, _, kind) in injected.items():
+        n, f = by_kind.get(kind, (0, 0))
+        by_kind[kind] = (n + 1, f + (row_id in found))
+    return {
+        "injected": k,
+        "recall": round(len(found) / k, 3) if k else None,
+        "row_recall": round(len(set(injected) & {s["id"] for s in suspects}) / k, 3) if k else None,
+        "top_k_precision": round(sum(map(hit, suspects[:k])) / k, 3) if k else None,
+        "flagged_share": round(flagged_rows / total_rows, 3),
+        "suspects": len(suspects),
+        "recall_by_kind": {kind: round(f / n, 3) for kind, (n, f) in sorted(by_kind.items())},
+    }
+
+
+def cached_cross_validation(folder: str, key: str):
+    """Patch ``crf.cross_validate`` to keep its result in ``folder``: re-ranking without retraining."""
+    import pickle
+
+    from chinchilla_datasets.qc import crf
+
+    original = crf.cross_validate
+
+    def cached(*args, **kwargs):
+        path = Path(folder) / f"{key}.pkl"
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        result = original(*args, **kwargs)
+        path.write_bytes(pickle.dumps(result))
+        return result
+
+    crf.cross_validate = cached
+    return original
+
+
+def eval_unified(out: str, corpus: str, rate: float, seed: int, num_proc: int, dump: str = None, cache: str = None) -> dict:
+    from chinchilla_datasets.export import iter_split, config_files
+    from chinchilla_datasets.qc.report import QCOptions, qc_corpus
+
+    splits = {split: list(iter_split(out, f"{corpus}_unified", split)) for split in config_files(out)[f"{corpus}_unified"]}
+    rows = [r for rs in splits.values() for r in rs]
+    types = sorted({e["type"] for r in rows for e in r["entities"]})
+    injected = inject(rows, rate, seed, types)
+    if cache:
+        cached_cross_validation(cache, f"{corpus}-{seed}-{rate}")
+    started = time.perf_counter()
+    report = qc_corpus("NER", splits, options=QCOptions(), num_proc=num_proc, name=corpus)
+    seconds = time.perf_counter() - started
+    flagged = sum(e["flagged"] for e in report.values())
+    if dump:
+        Path(dump).write_text(json.dumps({"report": report, "injected": injected, "rows": len(rows)}, ensure_ascii=False))
+    return {"corpus": corpus, "rows": len(rows), "seconds": round(seconds, 1), **score(report, injected, len(rows), flagged)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--unified", help="a built folder: inject into its unified rows, QC in memory")
+    parser.add_argument("--raw", help="a folder of raw corpora: inject into the files, build with --qc")
+    parser.add_argument("--corpus", nargs="+", required=True)
+    parser.add_argument("--rate", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--num-proc", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cache", help="with --unified: keep the cross-validation results in this folder")
+    parser.add_argument("--dump", help="with --unified: write the report and the injected errors to DUMP-<corpus>.json")
+    args = parser.parse_args()
+    results = []
+    for corpus in args.corpus:
+        if args.unified:
+            result = eval_unified(args.unified, corpus, args.rate, args.seed, args.num_proc, f"{args.dump}-{corpus}.json" if args.dump else None, args.cache)
+        else:
+            from qc_eval_raw import eval_raw  # noqa: F401 (raw mode lives beside this script)
+
+            result = eval_raw(args.raw, corpus, args.rate, args.seed, args.num_proc)
+        results.append(result)
+        print(json.dumps(result, ensure_ascii=False) if args.json else result, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
