@@ -127,6 +127,135 @@ def eval_unified(out: str, corpus: str, rate: float, seed: int, num_proc: int, d
     return {"corpus": corpus, "rows": len(rows), "seconds": round(seconds, 1), **score(report, injected, len(rows), flagged)}
 
 
+# ---------------------------------------------------------------- raw files
+
+
+def _decode(tags: list) -> list:
+    """Spans ``[start, end, type]`` of BIO / BMES / BIOES tags."""
+    spans, current = [], None
+    for i, tag in enumerate(tags):
+        prefix, _, kind = tag.partition("-")
+        if prefix in ("B", "S") or (prefix in ("I", "M", "E") and (current is None or current[2] != kind)):
+            current = [i, i + 1, kind]
+            spans.append(current)
+        elif prefix in ("I", "M", "E"):
+            current[1] = i + 1
+        else:
+            current = None
+        if prefix in ("S", "E"):
+            current = None
+    return spans
+
+
+def _encode(length: int, spans: list, scheme: str) -> list:
+    tags = ["O"] * length
+    for start, end, kind in spans:
+        for k in range(start, end):
+            if scheme == "BIO":
+                tags[k] = ("B-" if k == start else "I-") + kind
+            elif end - start == 1:
+                tags[k] = "S-" + kind
+            else:
+                tags[k] = ("B-" if k == start else "E-" if k == end - 1 else scheme[1] + "-") + kind
+    return tags
+
+
+def _inject_rows(records: list, rate: float, rng: random.Random, types: list) -> dict:
+    """Inject into ``records`` = [{"text", "entities"}] (unified-like, changed in place)."""
+    rows = [{"id": str(i), "text": r["text"], "entities": r["entities"]} for i, r in enumerate(records)]
+    injected = inject(rows, rate, rng.randrange(1 << 30), types)
+    for r, row in zip(records, rows):
+        r["entities"] = row["entities"]
+    return {int(k): v for k, v in injected.items()}
+
+
+def inject_file(source: Path, target: Path, rate: float, rng: random.Random) -> dict:
+    """Inject errors into one raw file (character-per-line tags, or CLUENER JSON Lines):
+    ``{sentence index: (low, high, kind)}``."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    if source.suffix == ".json":
+        records = []
+        for line in lines:
+            data = json.loads(line)
+            entities = [{"start": s, "end": e + 1, "type": t, "text": data["text"][s : e + 1]} for t, mentions in (data.get("label") or {}).items() for spans in mentions.values() for s, e in spans]
+            records.append({"text": data["text"], "entities": entities, "data": data})
+        injected = _inject_rows(records, rate, rng, sorted({e["type"] for r in records for e in r["entities"]}))
+        out = []
+        for r in records:
+            label = {}
+            for e in r["entities"]:
+                label.setdefault(e["type"], {}).setdefault(r["text"][e["start"] : e["end"]], []).append([e["start"], e["end"] - 1])
+            out.append(json.dumps({**r["data"], "label": label}, ensure_ascii=False))
+        target.write_text("\n".join(out) + "\n", encoding="utf-8")
+        return injected
+    sentences, current = [], []
+    for line in lines + [""]:
+        if line.strip():
+            current.append(line)
+        elif current:
+            sentences.append(current)
+            current = []
+    all_tags = [line.split()[-1] for s in sentences for line in s]
+    scheme = "BMES" if any(t.startswith("M-") for t in all_tags) else "BIES" if any(t[:2] in ("E-", "S-") for t in all_tags) else "BIO"
+    records = []
+    for s in sentences:
+        tokens = [line.rsplit(None, 1)[0] for line in s]
+        spans = _decode([line.split()[-1] for line in s])
+        records.append({"text": "".join(t[0] for t in tokens), "tokens": tokens, "entities": [{"start": a, "end": b, "type": k, "text": ""} for a, b, k in spans]})
+    injected = _inject_rows(records, rate, rng, sorted({e["type"] for r in records for e in r["entities"]}))
+    sep = "\t" if "\t" in lines[0] else " "
+    out = []
+    for r in records:
+        tags = _encode(len(r["tokens"]), [(e["start"], e["end"], e["type"]) for e in r["entities"]], scheme)
+        out += [f"{tok}{sep}{tag}" for tok, tag in zip(r["tokens"], tags)] + [""]
+    target.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return injected
+
+
+def eval_raw(raw: str, corpus: str, rate: float, seed: int, num_proc: int) -> dict:
+    """Inject into ``raw/<corpus>``'s files, ``chinchilla build --qc`` them, score the report."""
+    import pyarrow.parquet as pq
+
+    from chinchilla_datasets import cli
+    from chinchilla_datasets.export import config_files
+    from chinchilla_datasets.registry import get_builder
+
+    files = get_builder(corpus).corpus.files
+    work = Path(tempfile.mkdtemp(prefix="qc-eval-"))
+    try:
+        rng = random.Random(seed)
+        injected_by_split = {}
+        shutil.copytree(Path(raw) / corpus, work / "raw" / corpus)
+        for split, names in files.items():
+            for name in names:
+                path = work / "raw" / corpus / name
+                if path.exists() and (name.endswith(".json") or not name.endswith(".txt") or "bio" in name):
+                    injected_by_split[split] = inject_file(Path(raw) / corpus / name, path, rate, rng)
+                    break
+        out = work / "chinchilla"
+        started = time.perf_counter()
+        code = cli.main(["build", "--data-dir", str(work / "raw"), "--out", str(out), "--corpus", corpus, "--qc", "--num-proc", str(num_proc)])
+        seconds = time.perf_counter() - started
+        if code:
+            raise SystemExit(f"build failed for {corpus}")
+        report = json.loads((out / "qc_report.json").read_text())[corpus]
+        injected, total, flagged, read = {}, 0, 0, 0
+        for split, paths in config_files(str(out))[f"{corpus}_unified"].items():
+            rows = [r for p in paths for r in pq.read_table(p, columns=["id", "flags"]).to_pylist()]
+            total += len(rows)
+            flagged += sum("qc_suspect" in r["flags"] for r in rows)
+            for index, where in injected_by_split.get(split, {}).items():
+                injected[rows[index]["id"]] = tuple(where)
+        build_report = json.loads((out / "build_report.json").read_text())[corpus]
+        read = sum(c.get("unified", 0) for c in build_report.values())
+        result = {"corpus": corpus, "rows": total, "rows_lost": read - total, "build_qc_seconds": round(seconds, 1),
+                  "qc_seconds": sum(e["seconds"] for e in report.values()) / max(1, len(report)),
+                  **score(report, injected, total, flagged)}
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--unified", help="a built folder: inject into its unified rows, QC in memory")
@@ -144,8 +273,6 @@ def main() -> int:
         if args.unified:
             result = eval_unified(args.unified, corpus, args.rate, args.seed, args.num_proc, f"{args.dump}-{corpus}.json" if args.dump else None, args.cache)
         else:
-            from qc_eval_raw import eval_raw  # noqa: F401 (raw mode lives beside this script)
-
             result = eval_raw(args.raw, corpus, args.rate, args.seed, args.num_proc)
         results.append(result)
         print(json.dumps(result, ensure_ascii=False) if args.json else result, flush=True)
