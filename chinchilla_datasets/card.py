@@ -25,13 +25,13 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from datasets.info import DatasetInfosDict
-from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import __version__
 from .corpus import Corpus
-from .export import REPORT_FILE, ConfigOutput, CorpusOutput, parquet_batches, split_paths
+from .datasets_adapter import DatasetInfosDict, MetadataConfigs
+from .outputs import REPORT_FILE, ConfigOutput, CorpusOutput, split_paths
+from .parquet_io import parquet_batches
 from .instruct import load_templates
 from .qc.report import REPORT_FILE as QC_REPORT_FILE
 from .registry import get_builder
@@ -451,9 +451,9 @@ def _corpora(results: list, skipped: dict, published: bool) -> str:
         names = ", ".join(f"`{name}`" for name in derived)
         lines += ["", f"Derived configs ({names}) mix rows of the corpora above; each row keeps the license of its corpus."]
     if skipped and published:
-        lines += ["", "Not in this build (no source files given): " + ", ".join(f"`{name}`" for name in skipped) + "."]
+        lines += ["", "Not in this build (no source files given, or not readable): " + ", ".join(f"`{name}`" for name in skipped) + "."]
     elif skipped:
-        lines += ["", "Not in this build (no source files given):", ""]
+        lines += ["", "Not in this build (no source files given, or not readable):", ""]
         lines += [f"- {reason}" for reason in skipped.values()]
     return "\n".join(lines)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -39,7 +38,8 @@ def require_qc_dependencies() -> None:
 
 
 def _rows(out: Path, entry: dict, column: str) -> list:
-    from ..export import parquet_batches, split_paths
+    from ..outputs import split_paths
+    from ..parquet_io import parquet_batches
 
     rows = []
     for batch in parquet_batches([out / p for p in split_paths(entry)], 4096, columns=["id", "text", column]):
@@ -53,7 +53,8 @@ def _task(out: Path, result, unified) -> Optional[str]:
     cls = builders().get(result.name)
     if cls is not None:
         return cls.corpus.task
-    from ..export import parquet_batches, split_paths
+    from ..outputs import split_paths
+    from ..parquet_io import parquet_batches
 
     for entry in unified.splits.values():
         for batch in parquet_batches([out / p for p in split_paths(entry)], 1, columns=["task"]):
@@ -137,29 +138,44 @@ def read_report(out: Path) -> dict:
 
 
 def _link_copy(source: Path, target: Path) -> None:
-    """Copy a built folder by hard links where possible: its Parquet files are never modified in
-    place (a rewrite writes new files and unlinks the old), so the copy costs no space."""
+    """Copy a built folder's files into ``target`` (a staging folder with its own marker), by hard
+    links where possible: Parquet files are never modified in place (a rewrite writes new files
+    and unlinks the old), so linking them costs no space; the card and reports are rewritten, so
+    they are real copies."""
+    from ..outdir import MARKER
 
-    def link(src, dst):
-        if not str(src).endswith(".parquet"):  # the card and reports are rewritten: real copies
-            shutil.copy2(src, dst)
-            return
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source, target, copy_function=link, dirs_exist_ok=True)
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if path.is_dir() or path.is_symlink() or rel.as_posix() == MARKER:
+            continue
+        dest = target / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".parquet":
+            try:
+                os.link(path, dest)
+                continue
+            except OSError:
+                pass
+        shutil.copy2(path, dest)
 
 
 def qc_build(out: str, corpora: Optional[list] = None, options: QCOptions = QCOptions(), drop: bool = False, num_proc: int = 1, log: Callable[[str], None] = print) -> dict:
-    """Run QC on an existing build, rewriting it atomically; return the QC report of the corpora run."""
+    """Run QC on an existing build, rewriting it atomically; return the QC report of the corpora run.
+
+    The build is staged (``outdir.staging``: a locked sibling folder), QC'd there, its mixtures,
+    card and manifest rewritten by the build's own functions, and swapped into place
+    (``outdir.swap_into_place``), as ``chinchilla build`` does."""
+    from .. import outdir
     from ..card import read_build, write_card
-    from ..export import MIXTURE, REPORT_FILE as BUILD_REPORT, CorpusOutput, _replace_dir, build_mixtures
+    from ..mixtures import MIXTURE, build_mixtures
+    from ..outputs import REPORT_FILE as BUILD_REPORT, CorpusOutput
     from ..instruct import InstructOptions
 
     require_qc_dependencies()
     out_path = Path(out).resolve()
+    if not (out_path / BUILD_REPORT).exists():
+        raise FileNotFoundError(f"{out_path}: not a built folder (no {BUILD_REPORT})")
+    outdir.check_out(out_path, None)
     build = read_build(out_path)
     results = [r for r in build.results if r.name != MIXTURE]
     names = [r.name for r in results]
@@ -168,23 +184,21 @@ def qc_build(out: str, corpora: Optional[list] = None, options: QCOptions = QCOp
             raise KeyError(f"corpus {name!r} is not in {out}; built: {', '.join(names)}")
     selected = [r for r in results if not corpora or r.name in corpora]
     previous = json.loads((out_path / REPORT_FILE).read_text(encoding="utf-8")) if (out_path / REPORT_FILE).exists() else {}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.qc-", dir=out_path.parent))
-    try:
+    build_report = json.loads((out_path / BUILD_REPORT).read_text(encoding="utf-8"))
+    with outdir.staging(out_path) as tmp:
         _link_copy(out_path, tmp)
         qc_report = apply_qc(tmp, selected, options, drop=drop, num_proc=num_proc, log=log)
         for result in build.results:
             if result.name == MIXTURE:
                 for config in result.configs:
                     shutil.rmtree(tmp / config.name, ignore_errors=True)
-        report = {r.name: r.report for r in results}
-        (tmp / BUILD_REPORT).write_text(json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
+        build_report.update({r.name: r.report for r in results})
+        (tmp / BUILD_REPORT).write_text(json.dumps(build_report, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
         write_report(tmp, qc_report, previous)
         kept = [r for r in results if r.configs]
         mixtures = build_mixtures(tmp, kept, seed=InstructOptions().seed)
         mixture = [CorpusOutput(name=MIXTURE, configs=mixtures, report={}, sources={})] if mixtures else []
         write_card(tmp, kept + mixture, build.skipped)
-        _replace_dir(tmp, out_path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        outdir.write_manifest(tmp, outdir.file_corpora(kept, mixtures))
+        outdir.swap_into_place(tmp, out_path, None, log)
     return qc_report

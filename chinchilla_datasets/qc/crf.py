@@ -31,10 +31,10 @@ class CRFOptions:
     folds: int = 5
     repeats: int = 1
     seed: int = 42
-    max_iterations: int = 50
+    max_iterations: int = 40
     c1: float = 0.05
     c2: float = 0.01
-    max_train: int = 5_000  # sentences a fold's model trains on, at most
+    max_train: int = 4_000  # sentences a fold's model trains on, at most
 
 
 @dataclass

@@ -46,7 +46,7 @@ def _evidence(s: dict) -> str:
 
 
 def review_page(out: str, corpus: str, top: int = 50) -> str:
-    from ..export import config_files, parquet_batches
+    from ..parquet_io import config_files, parquet_batches
 
     report = read_report(Path(out))
     if corpus not in report:
