@@ -110,7 +110,7 @@ def cached_cross_validation(folder: str, key: str):
 
 def eval_unified(out: str, corpus: str, rate: float, seed: int, num_proc: int, dump: str = None, cache: str = None) -> dict:
     from chinchilla_datasets.parquet_io import config_files, iter_split
-    from chinchilla_datasets.qc.report import QCOptions, qc_corpus
+    from chinchilla_datasets.qc.report import QCOptions, keep_flagged, qc_corpus
 
     splits = {split: list(iter_split(out, f"{corpus}_unified", split)) for split in config_files(out)[f"{corpus}_unified"]}
     rows = [r for rs in splits.values() for r in rs]
@@ -119,11 +119,12 @@ def eval_unified(out: str, corpus: str, rate: float, seed: int, num_proc: int, d
     if cache:
         cached_cross_validation(cache, f"{corpus}-{seed}-{rate}")
     started = time.perf_counter()
-    report = qc_corpus("NER", splits, options=QCOptions(), num_proc=num_proc, name=corpus)
+    options = QCOptions()
+    report = qc_corpus("NER", splits, options=options, num_proc=num_proc, name=corpus)
     seconds = time.perf_counter() - started
-    flagged = sum(e["flagged"] for e in report.values())
-    if dump:
+    if dump:  # every candidate, for fitting the weights
         Path(dump).write_text(json.dumps({"report": report, "injected": injected, "rows": len(rows)}, ensure_ascii=False))
+    flagged = sum(len(keep_flagged(e, options.threshold, options.max_share)) for e in report.values())
     return {"corpus": corpus, "rows": len(rows), "seconds": round(seconds, 1), **score(report, injected, len(rows), flagged)}
 
 

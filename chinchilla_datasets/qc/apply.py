@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 import pyarrow as pa
 
-from .report import QC_FLAG, REPORT_FILE, QCOptions, flagged_rows, qc_corpus
+from .report import QC_FLAG, REPORT_FILE, QCOptions, keep_flagged, qc_corpus
 
 REQUIRED = (("pycrfsuite", "python-crfsuite"), ("sklearn", "scikit-learn"), ("cleanlab", "cleanlab"))
 
@@ -84,10 +84,7 @@ def apply_qc(out: Path, results: list, options: QCOptions = QCOptions(), drop: b
         del splits
         dropped_ids: set = set()
         for split, entry in report.items():
-            flagged = set(flagged_rows(entry, options.threshold, options.max_share))
-            candidates = len(entry["suspects"])
-            entry["suspects"] = [s for s in entry["suspects"] if s["id"] in flagged and s["score"] >= options.threshold]
-            entry["candidates"] = candidates
+            flagged = keep_flagged(entry, options.threshold, options.max_share)
             note = result.report.setdefault(split, {})
             note["qc_suspects"] = len(flagged)
             split_drop = flagged if drop else set()

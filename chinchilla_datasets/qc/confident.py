@@ -17,13 +17,12 @@ Every candidate, whatever found it, is then scored the same way, as a logistic c
 Natural disagreement (ambiguous nominal mentions, a type annotators themselves split on) gives
 moderate odds and mixed evidence; a deleted, shifted or retyped entity gives confident odds and
 consistent evidence: the combination ranks the latter first. ``WEIGHTS`` were fitted by
-``scripts/qc_eval.py`` on corpora with injected errors (docs/qc.md).
+``benchmarks/qc_eval.py`` on corpora with injected errors (docs/qc.md).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import Optional
 
 import numpy as np
@@ -33,10 +32,16 @@ from .crf import CrossValidation
 from .features import OUTSIDE, spans_from_tags
 
 EPS = 1e-4
-# Log-odds per kind before evidence: natural corpora hold many ambiguous missing and spurious
-# mentions, so those kinds need stronger evidence than a boundary or a type.
-PRIORS = {"missing": -1.5, "spurious": -3.0, "boundary": -0.5, "type": -0.5}
-WEIGHTS = {"model_odds": 0.45, "agreement": 1.0, "cleanlab": 0.5, "consistency": 0.6, "off_by_one": 1.0, "crowded": -0.5, "systematic": -2.0}
+# A logistic model of "this candidate is an annotation error", fitted (scikit-learn logistic
+# regression, no intercept) by benchmarks/qc_eval.py on the candidates of five sample corpora with
+# 5-8% of their sentences corrupted (docs/qc.md), then rounded. Per kind, the log-odds before
+# evidence: natural corpora hold many ambiguous missing and spurious mentions and many nested
+# boundary disagreements, so those kinds need stronger evidence than a type.
+PRIORS = {"missing": -1.8, "spurious": -3.5, "boundary": -3.35, "type": -1.3}
+# What weighs most: how little the model believes the label over the span (label_confidence), an
+# edge off by exactly one character (the commonest slip), and a model disagreeing in many places of
+# one sentence (crowded: the sentence is hard, not mislabelled in one place).
+WEIGHTS = {"model_odds": 0.11, "agreement": 0.33, "cleanlab": 0.47, "consistency": 0.57, "off_by_one": 1.96, "crowded": -1.02, "label_confidence": -4.46, "suggestion_confidence": -0.16}
 MODEL_CLIP = 12.0
 CONSISTENCY_CLIP = 4.0
 
@@ -91,18 +96,20 @@ def score_candidate(kind: str, given: Optional[tuple], suggested: Optional[tuple
     start, end = min(s[0] for s in spans), max(s[1] for s in spans)
     if end < len(tags) and new[end] != tags[end]:
         end += 1
-    odds = 0.0
+    odds, label_confidence, suggestion_confidence = 0.0, 1.0, 1.0
     for k in range(start, end):
         p_new = marginals[k, label_index[new[k]]] if new[k] in label_index else 0.0
         p_old = marginals[k, label_index[tags[k]]] if tags[k] in label_index else 0.0
         odds += math.log(max(p_new, EPS)) - math.log(max(p_old, EPS))
+        label_confidence, suggestion_confidence = min(label_confidence, p_old), min(suggestion_confidence, p_new)
     odds = max(-MODEL_CLIP, min(MODEL_CLIP, odds))
     wanted = np.array([label_index.get(t, -1) for t in new[start:end]])
     agreement = float(np.mean([np.array_equal(path[start:end], wanted) for path in paths])) if len(paths) else 0.0
     flagged = bool(issues[start:end].any()) if len(issues) else False
     evidence = _consistency(kind, given, suggested, text, index)
     one_edge = kind == "boundary" and given and suggested and (given[0] == suggested[0]) + (given[1] == suggested[1]) == 1 and abs(given[0] - suggested[0]) + abs(given[1] - suggested[1]) == 1
-    return {"model_odds": round(odds, 3), "agreement": round(agreement, 3), "cleanlab": flagged, "consistency": round(evidence, 3), "off_by_one": bool(one_edge)}
+    return {"model_odds": round(odds, 3), "agreement": round(agreement, 3), "cleanlab": flagged, "consistency": round(evidence, 3), "off_by_one": bool(one_edge),
+            "label_confidence": round(float(label_confidence), 4), "suggestion_confidence": round(float(suggestion_confidence), 4)}
 
 
 def combine(kind: str, features: dict) -> float:
@@ -200,16 +207,12 @@ def rank_ner(ids: list, texts: list, entities: list, tags: list, cv: CrossValida
             suggestion = None if suggested is None else {"start": suggested[0], "end": suggested[1], "type": suggested[2], "text": texts[i][suggested[0] : suggested[1]]}
             row.append(suspect(row_id, kind, span[0], span[1], given[2] if given else None, 0.0, suggestion, check, text=texts[i][span[0] : span[1]], **features))
         rows.append(row)
-    # Corpus-level evidence: a disagreement the model has in many sentences of a row is the
-    # sentence's difficulty, and a type confusion seen all over the corpus is the guidelines' ambiguity.
-    pairs = Counter((s["type"], s["suggestion"]["type"]) for row in rows for s in row if s["kind"] == "type" and s["model_odds"] > 0)
-    type_total = max(1, sum(pairs.values()))
+    # Disagreements in many places of one sentence are the sentence's difficulty, not one slip.
     out = []
     for row in rows:
         confident = sum(1 for s in row if s["model_odds"] > 0)
         for s in row:
             s["crowded"] = round(math.log1p(confident - (s["model_odds"] > 0)), 3)
-            s["systematic"] = round(pairs[(s["type"], s["suggestion"]["type"])] / type_total, 3) if s["kind"] == "type" else 0.0
             s["score"] = round(combine(s["kind"], s), 4)
         row.sort(key=lambda s: -s["score"])
         kept: list = []

@@ -9,7 +9,7 @@ on whitespace or punctuation are suspects of their own.
 
 RE: a relation whose (head type, tail type) contradicts the schema — the schema given (a dict
 ``{relation: {(head type, tail type), ...}}``) or, without one, the pairs that make up at least
-``SCHEMA_SHARE`` of that relation's occurrences in the corpus; head equal to tail.
+``SCHEMA_SHARE`` of that relation's occurrences in the corpus; head equal to tail (same text, offsets and type).
 EE: argument roles outside the event type's schema (given, or seen for that type elsewhere);
 triggers whose text is not in the sentence; the same event twice in a row.
 
@@ -128,7 +128,9 @@ def relation_checks(rows: list, schema: Optional[dict] = None) -> list:
             if allowed and None not in pair and pair not in allowed:
                 expected = sorted(allowed, key=str)[0]
                 out.append(suspect(row_id, "schema", head.get("start"), tail.get("end"), r["type"], SCHEMA_SCORE, {"head_type": expected[0], "tail_type": expected[1]}, "schema", head=head.get("text"), tail=tail.get("text"), types=list(pair)))
-            if head.get("text") and head.get("text") == tail.get("text") and head.get("start") == tail.get("start"):
+            # Same text and type: one mention related to itself. (A drama 改编自 the novel of the same
+            # name has the same text but other types, and is right.)
+            if head.get("text") and head.get("text") == tail.get("text") and head.get("start") == tail.get("start") and head.get("type") == tail.get("type"):
                 out.append(suspect(row_id, "inconsistent", head.get("start"), head.get("end"), r["type"], SAME_SPAN_SCORE, None, "head_is_tail", head=head.get("text")))
     return out
 

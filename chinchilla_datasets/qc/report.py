@@ -26,7 +26,7 @@ from .crf import CRFOptions
 
 QC_FLAG = "qc_suspect"
 REPORT_FILE = "qc_report.json"
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.1
 SUSPECT_KEYS = ("id", "kind", "start", "end", "type", "score", "suggestion")
 
 
@@ -34,7 +34,7 @@ SUSPECT_KEYS = ("id", "kind", "start", "end", "type", "score", "suggestion")
 class QCOptions:
     crf: CRFOptions = field(default_factory=CRFOptions)
     threshold: float = DEFAULT_THRESHOLD
-    max_share: float = 0.12  # of a split's rows flagged, at most
+    max_share: float = 0.14  # of a split's rows flagged, at most
     auto_repeats: bool = True  # bag small corpora: more repeats where training is cheap
 
 
@@ -94,6 +94,15 @@ def flagged_rows(entry: dict, threshold: float = DEFAULT_THRESHOLD, max_share: f
             break
         ids.setdefault(s["id"], None)
     return list(ids)
+
+
+def keep_flagged(entry: dict, threshold: float = DEFAULT_THRESHOLD, max_share: float = 1.0) -> set:
+    """Reduce a split's report to the suspects that flag their rows (``entry["candidates"]`` keeps
+    how many were considered); return the ids of the rows flagged."""
+    flagged = set(flagged_rows(entry, threshold, max_share))
+    entry["candidates"] = len(entry["suspects"])
+    entry["suspects"] = [s for s in entry["suspects"] if s["id"] in flagged and s["score"] >= threshold]
+    return flagged
 
 
 def _relation_schema(schema: Optional[dict]) -> Optional[dict]:
