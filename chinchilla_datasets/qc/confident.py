@@ -74,42 +74,44 @@ def cleanlab_issue_tokens(tags: list, cv: CrossValidation) -> list:
     return np.split(np.asarray(flags, dtype=bool), np.cumsum(lengths)[:-1]) if lengths else []
 
 
-def _with_span(tags: list, remove: Optional[tuple], add: Optional[tuple]) -> list:
-    new = list(tags)
-    if remove is not None:
-        for k in range(remove[0], remove[1]):
-            new[k] = OUTSIDE
-    if add is not None:
-        start, end, kind = add
-        for k in range(start, end):
-            new[k] = ("B-" if k == start else "I-") + kind
-        if end < len(new) and new[end].startswith("I-"):
-            new[end] = "B-" + new[end][2:]  # the suggestion ends where a following span now begins
-    return new
-
-
-def score_candidate(kind: str, given: Optional[tuple], suggested: Optional[tuple], text: str, tags: list, marginals: np.ndarray, paths: np.ndarray, labels: list, issues: np.ndarray, index: SurfaceIndex) -> dict:
-    """The combined score of replacing span ``given`` (or nothing) by ``suggested`` (or nothing)."""
-    label_index = {label: j for j, label in enumerate(labels)}
-    new = _with_span(tags, given[:2] if given else None, suggested)
+def _region_tags(tags: list, given: Optional[tuple], suggested: Optional[tuple]) -> tuple:
+    """``(start, end, new tags over [start, end))``: the characters whose tag changes when span
+    ``given`` is replaced by ``suggested`` (a following ``I-`` becomes ``B-`` when a suggestion now
+    ends where that span goes on)."""
     spans = [s for s in (given, suggested) if s]
     start, end = min(s[0] for s in spans), max(s[1] for s in spans)
-    if end < len(tags) and new[end] != tags[end]:
+    if end < len(tags) and tags[end].startswith("I-") and suggested is not None and suggested[1] == end:
         end += 1
-    odds, label_confidence, suggestion_confidence = 0.0, 1.0, 1.0
-    for k in range(start, end):
-        p_new = marginals[k, label_index[new[k]]] if new[k] in label_index else 0.0
-        p_old = marginals[k, label_index[tags[k]]] if tags[k] in label_index else 0.0
-        odds += math.log(max(p_new, EPS)) - math.log(max(p_old, EPS))
-        label_confidence, suggestion_confidence = min(label_confidence, p_old), min(suggestion_confidence, p_new)
+    new = list(tags[start:end])
+    if given is not None:
+        for k in range(given[0], given[1]):
+            new[k - start] = OUTSIDE
+    if suggested is not None:
+        for k in range(suggested[0], suggested[1]):
+            new[k - start] = ("B-" if k == suggested[0] else "I-") + suggested[2]
+    if suggested is not None and suggested[1] < end and new[suggested[1] - start].startswith("I-"):
+        new[suggested[1] - start] = "B-" + new[suggested[1] - start][2:]
+    return start, end, new
+
+
+def score_candidate(kind: str, given: Optional[tuple], suggested: Optional[tuple], text: str, tags: list, marginals: np.ndarray, paths: np.ndarray, label_index: dict, issues: np.ndarray, index: SurfaceIndex) -> dict:
+    """The evidence for replacing span ``given`` (or nothing) by ``suggested`` (or nothing)."""
+    start, end, new = _region_tags(tags, given, suggested)
+    new_ids = np.array([label_index.get(t, -1) for t in new])
+    old_ids = np.array([label_index.get(t, -1) for t in tags[start:end]])
+    rows = np.arange(start, end)
+    p_new = np.where(new_ids >= 0, marginals[rows, np.maximum(new_ids, 0)], 0.0)
+    p_old = np.where(old_ids >= 0, marginals[rows, np.maximum(old_ids, 0)], 0.0)
+    odds = float(np.log(np.maximum(p_new, EPS)).sum() - np.log(np.maximum(p_old, EPS)).sum())
     odds = max(-MODEL_CLIP, min(MODEL_CLIP, odds))
-    wanted = np.array([label_index.get(t, -1) for t in new[start:end]])
-    agreement = float(np.mean([np.array_equal(path[start:end], wanted) for path in paths])) if len(paths) else 0.0
+    label_confidence = float(p_old.min()) if len(p_old) else 1.0
+    suggestion_confidence = float(p_new.min()) if len(p_new) else 1.0
+    agreement = float((paths[:, start:end] == new_ids).all(axis=1).mean()) if len(paths) else 0.0
     flagged = bool(issues[start:end].any()) if len(issues) else False
     evidence = _consistency(kind, given, suggested, text, index)
     one_edge = kind == "boundary" and given and suggested and (given[0] == suggested[0]) + (given[1] == suggested[1]) == 1 and abs(given[0] - suggested[0]) + abs(given[1] - suggested[1]) == 1
     return {"model_odds": round(odds, 3), "agreement": round(agreement, 3), "cleanlab": flagged, "consistency": round(evidence, 3), "off_by_one": bool(one_edge),
-            "label_confidence": round(float(label_confidence), 4), "suggestion_confidence": round(float(suggestion_confidence), 4)}
+            "label_confidence": round(label_confidence, 4), "suggestion_confidence": round(suggestion_confidence, 4)}
 
 
 def combine(kind: str, features: dict) -> float:
@@ -181,6 +183,7 @@ def model_candidates(tags: list, predicted: list, entities: list, marginals: np.
 def rank_ner(ids: list, texts: list, entities: list, tags: list, cv: CrossValidation, index: SurfaceIndex) -> list:
     """Every NER suspect of a corpus, scored, one per (row, region), best first."""
     issues = cleanlab_issue_tokens(tags, cv)
+    label_index = {label: j for j, label in enumerate(cv.labels)}
     consistency = {}
     for s in ner_checks(list(zip(ids, texts, entities)), index):
         consistency.setdefault(s["id"], []).append(s)
@@ -202,7 +205,7 @@ def rank_ner(ids: list, texts: list, entities: list, tags: list, cv: CrossValida
             checks[key] = "model+" + s["check"] if key in checks else s["check"]
         row = []
         for (kind, given, suggested), check in checks.items():
-            features = score_candidate(kind, given, suggested, texts[i], tags[i], m, cv.paths[i], cv.labels, issues[i], index)
+            features = score_candidate(kind, given, suggested, texts[i], tags[i], m, cv.paths[i], label_index, issues[i], index)
             span = given or suggested
             suggestion = None if suggested is None else {"start": suggested[0], "end": suggested[1], "type": suggested[2], "text": texts[i][suggested[0] : suggested[1]]}
             row.append(suspect(row_id, kind, span[0], span[1], given[2] if given else None, 0.0, suggestion, check, text=texts[i][span[0] : span[1]], **features))
