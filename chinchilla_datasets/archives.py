@@ -69,7 +69,9 @@ def archive_kind(path: str) -> str:
 
 def copy_members(archive: str, names: Collection[str], folder: str, max_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES) -> ArchiveContents:
     """Copy the regular-file members of ``archive`` named (base name) as one of ``names`` into
-    ``folder`` (created, mode 0700), each as ``folder/<name>``; see the module docstring.
+    ``folder`` (created, mode 0700), each as ``folder/<name>``; see the module docstring. A name may
+    also be a folder's (CASIE's ``annotation/``): the regular files directly inside the shallowest
+    folder of that name are copied into ``folder/<name>/``, under the same caps and skips.
     Raises :class:`SourceError` for a damaged archive or a member past ``max_bytes``."""
     label = os.path.basename(archive)
     kind = archive_kind(archive)
@@ -77,18 +79,24 @@ def copy_members(archive: str, names: Collection[str], folder: str, max_bytes: i
     os.makedirs(folder, mode=0o700, exist_ok=True)
     try:
         with _open_archive(archive, kind) as members:
-            chosen: dict = {}
+            chosen: dict = {}  # base name -> (depth, member)
+            folders: dict = {}  # wanted folder name -> {its path in the archive: [member, ...]}
             wanted_notes, other_notes = [], []  # skipped members named as a corpus file come first
             for member in members:
                 parts = member.name.replace("\\", "/").split("/")
                 base = parts[-1]
-                if member.kind == "dir" or (member.kind == "file" and base not in names):
+                # A regular file directly inside a folder named as a corpus "file" (CASIE's annotation/).
+                folder_name = parts[-2] if len(parts) > 1 and parts[-2] in names and base not in names else None
+                wanted = base in names or folder_name is not None
+                if member.kind == "dir" or (member.kind == "file" and not wanted):
                     continue
-                notes = wanted_notes if base in names else other_notes
+                notes = wanted_notes if wanted else other_notes
                 if member.kind != "file":
                     notes.append(f"{label}: {member.name}: {member.kind}, skipped (only regular files are read)")
                 elif member.name.startswith(("/", "\\")) or ".." in parts or (len(parts[0]) == 2 and parts[0][1] == ":"):
                     notes.append(f"{label}: {member.name}: a path outside the archive, skipped")
+                elif folder_name is not None:
+                    folders.setdefault(folder_name, {}).setdefault("/".join(parts[:-1]), []).append(member)
                 else:
                     depth = (len(parts), member.name)
                     if base not in chosen or depth < chosen[base][0]:
@@ -101,6 +109,19 @@ def copy_members(archive: str, names: Collection[str], folder: str, max_bytes: i
                 target = os.path.join(folder, base)
                 total += copy_member(member, target, label, max_bytes - total)
                 contents.files[base] = target
+            for name, found in sorted(folders.items()):
+                if name in contents.files:  # a regular file of that name was taken already
+                    continue
+                # The shallowest folder of that name (then the first by path), as for files.
+                _, inside = min(found.items(), key=lambda item: (item[0].count("/"), item[0]))
+                target_folder = os.path.join(folder, name)
+                os.makedirs(target_folder, mode=0o700, exist_ok=True)
+                for member in sorted(inside, key=lambda m: m.name):
+                    if total + member.size > max_bytes:
+                        raise SourceError(_too_big(label, member.name, max_bytes))
+                    base = member.name.replace("\\", "/").split("/")[-1]
+                    total += copy_member(member, os.path.join(target_folder, base), label, max_bytes - total)
+                contents.files[name] = target_folder
     except _CORRUPT as err:
         raise SourceError(f"{label}: not a valid {kind} (truncated?): {type(err).__name__}: {err}") from err
     except _ReadError as err:  # (an error writing the copy, e.g. a full disk, is not the archive's: it propagates)

@@ -27,7 +27,7 @@ import datasets
 import pyarrow as pa
 
 from . import base, outdir
-from .archives import DEFAULT_MAX_ARCHIVE_BYTES
+from .archives import DEFAULT_MAX_ARCHIVE_BYTES, is_archive
 from .card import write_card
 from .datasets_adapter import in_memory_dataset
 from .dedup import apply_flags
@@ -54,8 +54,8 @@ def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
     if not corpus_dir.is_dir():
         return f"{name}: folder {corpus_dir} not found; expected " + ", ".join(corpus.expected_files())
     split_names = {n for names in corpus.files.values() for n in names}
-    for _, _, files in os.walk(corpus_dir):
-        if split_names & set(files) or any(f.endswith((".zip", ".tar.gz", ".tgz", ".tar")) for f in files):
+    for _, folders, files in os.walk(corpus_dir):
+        if split_names & set(files + folders) or any(f.endswith((".zip", ".tar.gz", ".tgz", ".tar")) for f in files):
             return None
     return corpus.missing_message(str(corpus_dir))
 
@@ -155,7 +155,9 @@ def build_corpus(
                 return CorpusOutput(name=name, configs=configs, report=report, sources=sources, notes=archive_notes)
             configs.append(_write_config(unified, out_path, name, "unified", unified_builder.info.features))
             schema = unified_builder.label_schema()
-            instruct, notes = render_instruct(unified, schema, options, num_proc, desc=f"{name}_instruct")
+            # The corpus's language picks the templates (English corpora: English), unless the options fix one.
+            corpus_options = options.in_language(cls.corpus.language)
+            instruct, notes = render_instruct(unified, schema, corpus_options, num_proc, desc=f"{name}_instruct")
             del unified, unified_builder  # rendering read (and so mapped into memory) their columns
             for split, note in notes.items():
                 report[split].update(note)
@@ -260,6 +262,10 @@ def build_collection(
                 log(f"skip {reason}")
                 skipped[name] = reason
             else:
+                present = {f for _, _, files in os.walk(data_root / name) for f in files}
+                note = get_builder(name).corpus.absent_splits_note(present)
+                if note and not any(is_archive(f) for f in present):
+                    log(note)  # (an archive may hold the split: the builder looks inside)
                 jobs.append((name, str(data_root / name), str(tmp), 1, options, max_archive_bytes))
         if not jobs:
             raise FileNotFoundError(f"no corpus found under {data_root}: nothing to build")
