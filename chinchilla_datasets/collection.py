@@ -214,6 +214,10 @@ def build_collection(
                 log(f"skip {reason}")
                 skipped[name] = reason
             else:
+                present = {f for _, _, files in os.walk(data_root / name) for f in files}
+                note = get_builder(name).corpus.absent_splits_note(present)
+                if note and not any(f.endswith(base.ARCHIVE_SUFFIXES) for f in present):
+                    log(note)  # (an archive may hold the split: the builder looks inside)
                 jobs.append((name, str(data_root / name), str(tmp), 1, options))
         if not jobs:
             raise FileNotFoundError(f"no corpus found under {data_root}: nothing to build")
