@@ -1,7 +1,9 @@
 """Tagged NER corpora: sentences as ``tokens`` + ``ner_tags``, the Hub token-classification convention.
 
-MSRA, Weibo, Resume, People's Daily and the BMES files derived from BosonNLP all tag one
-character per line (``char<sep>tag``, a blank line between sentences) with BIO or BMES tags.
+MSRA, Weibo, Resume, People's Daily, E-commerce NER and the BMES files derived from BosonNLP all
+tag one character per line (``char<sep>tag``, a blank line between sentences) with BIO, BMES or
+BIEOS tags (BIEOS = BIOES: ``B-`` begin, ``I-`` inside, ``E-`` end, ``S-`` single, ``O``; one
+decoder, :func:`spans.decode_tags`, reads all three).
 Their raw view is ``{"id", "tokens", "ner_tags"}`` with ``ner_tags`` a ``ClassLabel`` over the
 corpus's own tag set (see :func:`tag_names`); the unified view joins the tokens into ``text``
 and decodes the tags (:func:`spans.decode_tags`) into entities with character offsets. A token
@@ -30,6 +32,7 @@ ILL_FORMED_TAGS = "ill_formed_tags"
 BIO = ("B", "I")
 BMES = ("B", "M", "E", "S")
 BIOES = ("B", "I", "E", "S")
+BIEOS = BIOES  # the same scheme, under the name E-commerce NER's files (``*.bieos``) use
 
 
 def tag_names(types: Iterable[str], prefixes: Sequence[str] = BIO) -> list:
