@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 import datasets
 
 from .conform import conformer
-from .corpus import Corpus
+from .corpus import Corpus, is_pattern, name_matches, natural_key
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_records
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
 from .sources import Reject
@@ -40,15 +40,25 @@ class ChinchillaConfig(datasets.BuilderConfig):
 
 def find_files(root: str, names: list, extract=None) -> dict:
     """Map each wanted file name to a path under ``root``, shallowest first; archives in ``root``
-    are extracted (with ``extract``, e.g. ``dl_manager.extract``) and searched when files are missing."""
+    are extracted (with ``extract``, e.g. ``dl_manager.extract``) and searched when files are missing.
+    A glob pattern among ``names`` (see :func:`corpus.name_matches`) maps to the list of every
+    matching file, in natural order (:func:`corpus.natural_key`), from the first place holding any."""
     found: dict = {}
+    patterns = [name for name in names if is_pattern(name)]
 
     def walk(top: str) -> None:
+        matches: dict = {}
         for dirpath, dirnames, filenames in sorted(os.walk(top), key=lambda w: (w[0].count(os.sep), w[0])):
             dirnames.sort()
             for name in sorted(filenames):
                 if name in names and name not in found:
                     found[name] = os.path.join(dirpath, name)
+                relative = os.path.relpath(os.path.join(dirpath, name), top).replace(os.sep, "/")
+                for pattern in patterns:
+                    if pattern not in found and name_matches(pattern, relative):
+                        matches.setdefault(pattern, []).append(os.path.join(dirpath, name))
+        for pattern, paths in matches.items():
+            found[pattern] = sorted(paths, key=lambda p: natural_key(os.path.relpath(p, top)))
 
     if os.path.isdir(root):
         walk(root)
@@ -113,6 +123,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         self.report: dict = {}
         self.schema_path: Optional[str] = None
         self.source_files: dict = {}  # split -> path of the file read (for provenance)
+        self.document_files: dict = {}  # pattern -> paths of a split of one file per document (provenance)
         self.num_proc = 1
         self.shard_dir: Optional[str] = None  # line shards and their reports, while preparing with num_proc > 1
 
@@ -283,13 +294,19 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         split_files = {}
         for split, candidates in self.corpus.files.items():
             present = [found[name] for name in candidates if name in found]
-            if present:
+            if present and isinstance(present[0], list):  # a pattern: one file per document
+                split_files[split] = present[0]
+                pattern = next(name for name in candidates if name in found)
+                self.document_files[pattern] = present[0]
+            elif present:
                 split_files[split] = present if split in self.corpus.joined_splits else present[:1]
         if not split_files:
             raise FileNotFoundError(self.corpus.missing_message(where))
         # split -> its file; the further parts of a joined split under "<split>:<file name>".
         self.source_files = {}
         for split, paths in split_files.items():
+            if any(paths is documents for documents in self.document_files.values()):
+                continue  # (listed once per pattern, in document_files)
             self.source_files[split] = paths[0]
             for path in paths[1:]:
                 self.source_files[f"{split}:{os.path.basename(path)}"] = path
