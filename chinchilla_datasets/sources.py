@@ -67,6 +67,23 @@ def read_lines(path: str) -> Iterator[tuple]:
             yield line_no, line.rstrip("\r\n")
 
 
+def read_document(path: str):
+    """The whole text of a one-document file (brat ``.txt``/``.ann``, an XML file), decoded like
+    :func:`read_lines` (UTF-8 unless the lines vote GB18030; a UTF-8 BOM dropped) with its line
+    endings kept, since the document's offsets count them; or a :class:`Reject` naming the first
+    undecodable line."""
+    encoding = sniff_encoding(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    try:
+        return data.decode("utf-8" if encoding == "utf-8-sig" else encoding)
+    except UnicodeDecodeError as err:
+        line_no = data.count(b"\n", 0, err.start) + 1
+        return Reject(f"line {line_no}: not valid {encoding}: {err.reason} at byte {err.start}")
+
+
 def read_nonblank_lines(path: str) -> Iterator[tuple]:
     """``read_lines`` without blank lines (they are separators, not records); rejects pass through."""
     for line_no, line in read_lines(path):
