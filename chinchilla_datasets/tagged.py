@@ -23,7 +23,7 @@ import datasets
 
 from .base import ChinchillaBuilder, unified_record
 from .sources import Reject, read_blocks
-from .spans import decode_tags
+from .spans import decode_tags, split_tag
 
 OUTSIDE = "O"
 # Flag of a record whose tags continue a span that is not open (``O I-PER``, ``B-PER I-LOC``);
@@ -35,10 +35,11 @@ BIOES = ("B", "I", "E", "S")
 BIEOS = BIOES  # the same scheme, under the name E-commerce NER's files (``*.bieos``) use
 
 
-def tag_names(types: Iterable[str], prefixes: Sequence[str] = BIO) -> list:
+def tag_names(types: Iterable[str], prefixes: Sequence[str] = BIO, joiner: str = "-") -> list:
     """The ClassLabel names of a tag set, in a documented order: ``O``, then for each entity type
-    (in the given order) its prefixed tags, e.g. ``O, B-PER, I-PER, B-LOC, I-LOC``."""
-    return [OUTSIDE] + [f"{prefix}-{type_}" for type_ in types for prefix in prefixes]
+    (in the given order) its prefixed tags, e.g. ``O, B-PER, I-PER, B-LOC, I-LOC`` (``joiner`` "_"
+    for files tagged ``B_Person``)."""
+    return [OUTSIDE] + [f"{prefix}{joiner}{type_}" for type_ in types for prefix in prefixes]
 
 
 def tagged_features(names: Sequence[str]) -> datasets.Features:
@@ -123,14 +124,14 @@ def tagged_entities(tokens: Sequence[str], tags: Sequence, names: Optional[Seque
 
 def ill_formed(tags: Sequence[str]) -> bool:
     """Whether an ``I-``/``M-``/``E-`` tag follows anything but ``B-``/``I-``/``M-`` of its type."""
-    previous = OUTSIDE
+    previous = None
     for tag in tags:
-        prefix, _, type_ = tag.partition("-")
-        if prefix.upper() in ("I", "M", "E"):
-            open_prefix, _, open_type = previous.partition("-")
-            if open_type != type_ or open_prefix.upper() not in ("B", "I", "M"):
+        prefix, type_ = split_tag(tag) or ("O", None)
+        if prefix in ("I", "M", "E"):
+            open_prefix, open_type = previous or ("O", None)
+            if open_type != type_ or open_prefix not in ("B", "I", "M"):
                 return True
-        previous = tag
+        previous = split_tag(tag)
     return False
 
 
