@@ -25,8 +25,8 @@ import datasets
 from chinchilla_datasets import cblue
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
-from chinchilla_datasets.sources import Reject, read_json_lines
-from chinchilla_datasets.spans import entity
+from chinchilla_datasets.sources import read_json_lines
+from chinchilla_datasets.spo import read_predicate_schema, unified_spo
 
 SCHEMA_FILE = "53_schemas.json"  # README.txt calls it 53_schema.json
 
@@ -78,21 +78,9 @@ class CMeIE(ChinchillaBuilder):
         yield from read_json_lines(path)
 
     def to_unified(self, raw):
-        text, flags = raw["text"], []
-        entities, relations = [], []
-        for spo in raw["spo_list"]:
-            head = entity(text, spo["subject_type"], spo["subject"], flags=flags)
-            tail = entity(text, spo["object_type"]["@value"], spo["object"]["@value"], flags=flags)
-            relations.append({"type": spo["predicate"], "head": head, "tail": tail, "qualifiers": []})
-            for mention in (head, tail):
-                if mention not in entities:
-                    entities.append(mention)
-        return unified_record(text, entities=entities, relations=relations, flags=flags)
+        flags = []
+        entities, relations = unified_spo(raw["text"], raw["spo_list"], flags)
+        return unified_record(raw["text"], entities=entities, relations=relations, flags=flags)
 
     def read_schema(self, path):
-        predicates = []
-        for _, line in read_json_lines(path):
-            predicate = line.get("predicate") if not isinstance(line, Reject) else None
-            if isinstance(predicate, str) and predicate not in predicates:
-                predicates.append(predicate)  # an invalid schema line is skipped: the schema only lists labels
-        return {"types": [[p, p] for p in predicates], "roles": {}}
+        return read_predicate_schema(path)

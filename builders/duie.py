@@ -12,7 +12,7 @@ import datasets
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
 from chinchilla_datasets.sources import read_json_lines
-from chinchilla_datasets.spans import entity
+from chinchilla_datasets.spo import read_predicate_schema, unified_spo
 
 SLOTS = ("@value", "inWork", "onDate", "inArea", "period")
 _slots = {slot: datasets.Value("string") for slot in SLOTS}
@@ -68,27 +68,9 @@ class DuIE(ChinchillaBuilder):
         yield from read_json_lines(path)
 
     def to_unified(self, raw):
-        text, flags = raw["text"], []
-        entities, relations = [], []
-        for spo in raw["spo_list"]:
-            head = entity(text, spo["subject_type"], spo["subject"], flags=flags)
-            tail = entity(text, spo["object_type"]["@value"], spo["object"]["@value"], flags=flags)
-            qualifiers = []
-            for slot in SLOTS[1:]:
-                value = spo["object"][slot]
-                if value is not None:
-                    span = entity(text, spo["object_type"][slot], value, flags=flags)
-                    qualifiers.append({"role": slot, **span})
-            relations.append({"type": spo["predicate"], "head": head, "tail": tail, "qualifiers": qualifiers})
-            for mention in (head, tail):
-                if mention not in entities:
-                    entities.append(mention)
-        return unified_record(text, entities=entities, relations=relations, flags=flags)
+        flags = []
+        entities, relations = unified_spo(raw["text"], raw["spo_list"], flags, qualifier_slots=SLOTS[1:])
+        return unified_record(raw["text"], entities=entities, relations=relations, flags=flags)
 
     def read_schema(self, path):
-        predicates = []
-        for _, line in read_json_lines(path):
-            predicate = line.get("predicate") if isinstance(line, dict) else None
-            if isinstance(predicate, str) and predicate not in predicates:
-                predicates.append(predicate)  # invalid schema lines are skipped, not fatal
-        return {"types": [[p, p] for p in predicates], "roles": {}}
+        return read_predicate_schema(path)

@@ -21,7 +21,9 @@ Quirks:
   减持 and 股份股权转让 on one trigger): each stays its own event. Argument spans may overlap or nest.
 - Records with ``"events": []`` are kept (negative examples). ``train_base``/``test_base`` have CRLF
   line ends, the trans files LF. Role names are English (``sub-org``, ``obj-per``, ...), types
-  Chinese; the roles of each type are those of the release's Event_Definition.pdf.
+  Chinese. The unified view names each argument by its type's Chinese role name from the release's
+  Event_Definition.pdf (``sub-org`` of 质押 is 质押公司, of 起诉 原告（公司）): readable instructions,
+  and comparable with DuEE's Chinese roles. The raw view keeps the codes.
 """
 
 import os
@@ -36,21 +38,39 @@ from chinchilla_datasets.spans import span_at
 _COMMIT = "ec6cac90238c04b45d4512a695ee6375fc72af2f"
 _REPO = f"https://raw.githubusercontent.com/TimeBurningFish/FewFC/{_COMMIT}/rearranged"
 TRIGGER_ROLE = "trigger"
-# Event type -> argument roles, from Event_Definition.pdf (事件框架定义); Target-company is spelt
-# target-company in the data.
-ROLES = {
-    "质押": ["sub-org", "sub-per", "obj-org", "obj-per", "collateral", "date", "money", "number", "proportion"],
-    "股份股权转让": [
-        "sub-org", "sub-per", "obj-org", "obj-per", "collateral", "date", "money", "number", "proportion", "target-company",
-    ],
-    "起诉": ["sub-per", "sub-org", "obj-per", "obj-org", "date"],
-    "投资": ["sub", "obj", "money", "date"],
-    "减持": ["sub", "obj", "title", "date", "share-per", "share-org"],
-    "收购": ["sub-org", "sub-per", "obj-org", "way", "date", "money", "number", "proportion"],
-    "担保": ["sub-org", "sub-per", "obj-org", "way", "amount", "date"],
-    "中标": ["sub", "obj", "amount", "date"],
-    "签署合同": ["sub-org", "sub-per", "obj-org", "obj-per", "amount", "date"],
-    "判决": ["institution", "sub-per", "sub-org", "obj-per", "obj-org", "date", "money"],
+# Event type -> {role code: its Chinese name}, from Event_Definition.pdf (事件框架定义), in its order.
+# The unified view names arguments by the Chinese name (as DuEE's roles are Chinese); the raw view
+# keeps the codes. The PDF's Target-company is spelt target-company in the data.
+ROLE_NAMES = {
+    "质押": {
+        "sub-org": "质押公司", "sub-per": "质押人", "obj-org": "质权公司", "obj-per": "质权人", "collateral": "质押物",
+        "date": "质押日期", "money": "质押金额", "number": "质押数量", "proportion": "质押比例",
+    },
+    "股份股权转让": {
+        "sub-org": "股份股权转让公司", "sub-per": "股份股权转让人", "obj-org": "受转让公司", "obj-per": "受转让人",
+        "collateral": "股份股权转让物", "date": "转让日期", "money": "转让交易金额", "number": "转让数量",
+        "proportion": "转让比例", "target-company": "标的公司",
+    },
+    "起诉": {"sub-per": "原告（个人）", "sub-org": "原告（公司）", "obj-per": "被告（个人）", "obj-org": "被告（公司）", "date": "起诉日期"},
+    "投资": {"sub": "投资方", "obj": "被投资方", "money": "投资金额", "date": "日期"},
+    "减持": {
+        "sub": "减持方", "obj": "被减持方", "title": "减持方的职务", "date": "日期",
+        "share-per": "减持的股份占个人股份百分比", "share-org": "减持的股份占公司股份的百分比",
+    },
+    "收购": {
+        "sub-org": "收购公司", "sub-per": "收购方", "obj-org": "被收购公司", "way": "收购方式", "date": "收购日期",
+        "money": "收购金额", "number": "收购股份数量", "proportion": "收购股份比例",
+    },
+    "担保": {"sub-org": "担保公司", "sub-per": "担保人", "obj-org": "受担保公司", "way": "担保方式", "amount": "担保金额", "date": "担保日期"},
+    "中标": {"sub": "中标方", "obj": "招标方", "amount": "中标金额", "date": "中标日期"},
+    "签署合同": {
+        "sub-org": "甲方（组织或单位）", "sub-per": "甲方（自然人）", "obj-org": "乙方（组织或单位）", "obj-per": "乙方（自然人）",
+        "amount": "成交额", "date": "日期",
+    },
+    "判决": {
+        "institution": "裁判单位", "sub-per": "原告（个人）", "sub-org": "原告（公司）", "obj-per": "被告（个人）",
+        "obj-org": "被告（公司）", "date": "判决日期", "money": "判决金额",
+    },
 }
 _FILES = {"train": ("train_base.json", "train_trans.json"), "test": ("test_base.json", "test_trans.json")}
 
@@ -71,8 +91,8 @@ CORPUS = Corpus(
     joined_splits=frozenset(_FILES),
     # The rearranged files at the commit SOURCE.md names (not fetched in this repository's tests).
     urls={name: f"{_REPO}/{name}" for names in _FILES.values() for name in names},
-    labels={event_type: event_type for event_type in ROLES},
-    roles=ROLES,
+    labels={event_type: event_type for event_type in ROLE_NAMES},
+    roles={event_type: list(names.values()) for event_type, names in ROLE_NAMES.items()},
     redistributable=True,
     description="Sentence-level financial event extraction, ten event types with trigger and argument offsets.",
     quirks=(
@@ -123,16 +143,24 @@ class FewFC(ChinchillaBuilder):
             events.append(
                 {
                     "type": event["type"],
-                    "trigger": mention_span(text, triggers[0], flags, with_role=False),
-                    "arguments": [mention_span(text, m, flags) for m in event["mentions"] if m["role"] != TRIGGER_ROLE],
+                    "trigger": mention_span(text, triggers[0], flags),
+                    "arguments": [
+                        {"role": role_name(event["type"], m["role"]), **mention_span(text, m, flags)}
+                        for m in event["mentions"]
+                        if m["role"] != TRIGGER_ROLE
+                    ],
                 }
             )
         return unified_record(text, events=events, flags=flags)
 
 
-def mention_span(text: str, mention: dict, flags: list, with_role: bool = True) -> dict:
-    """A FewFC mention as a unified argument (or, without its role, a trigger)."""
+def mention_span(text: str, mention: dict, flags: list) -> dict:
+    """``{"text", "start", "end"}`` of a FewFC mention (a trigger, or an argument without its role)."""
     span = mention["span"]
     start, end = span_at(text, mention["word"], *(span if len(span) == 2 else (None, None)), flags)
-    out = {"text": mention["word"], "start": start, "end": end}
-    return {"role": mention["role"], **out} if with_role else out
+    return {"text": mention["word"], "start": start, "end": end}
+
+
+def role_name(event_type: str, role: str) -> str:
+    """The Chinese name of a role of ``event_type`` (a role outside the definition keeps its code)."""
+    return ROLE_NAMES.get(event_type, {}).get(role, role)

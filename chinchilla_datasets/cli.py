@@ -95,6 +95,20 @@ def cmd_push(args) -> int:
     return 0
 
 
+def cmd_download(args) -> int:
+    from pathlib import Path
+
+    from .download import download_all
+
+    corpora = [builders()[name].corpus for name in (args.corpus or builders())]
+    summary = download_all(corpora, Path(args.data_dir), progress=not args.quiet)
+    print(
+        f"{len(summary['downloaded'])} corpora downloaded or verified in {args.data_dir}, "
+        f"{len(summary['manual'])} need registration, {len(summary['failed'])} failed"
+    )
+    return 1 if summary["failed"] else 0
+
+
 def cmd_audit(args) -> int:
     import json
 
@@ -134,6 +148,15 @@ def main(argv=None) -> int:
     )
     push.add_argument("--token", help="Hub token (default: the token of `hf auth login` or HF_TOKEN)")
     push.set_defaults(func=cmd_push)
+
+    download = sub.add_parser(
+        "download",
+        help="fetch the corpora that have a public copy into DATA_DIR/<corpus>/ (checksummed, resumable)",
+    )
+    download.add_argument("--data-dir", required=True, help="folder to fill with one sub-folder per corpus (the input of build)")
+    download.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to fetch (default: all)")
+    download.add_argument("--quiet", action="store_true", help="no progress bars")
+    download.set_defaults(func=cmd_download)
 
     audit = sub.add_parser("audit", help="check a built folder: accounting, spans, duplicates and leakage")
     audit.add_argument("out", help="a built folder")

@@ -13,7 +13,7 @@ import pytest
 from builders.chip_cdee import ANATOMY, CHARACTER, CHIPCDEE, EVENT_TYPE, TENDENCY, VALUE_STRIPPED
 from builders.cmeee import CMeEE
 from builders.cmeie import CMeIE
-from builders.fewfc import ROLES, FewFC
+from builders.fewfc import ROLE_NAMES, FewFC
 from chinchilla_datasets.collection import build_collection
 from chinchilla_datasets.schema import TASK_COLUMN, spans_of
 from chinchilla_datasets.sources import Reject, read_json_array
@@ -242,12 +242,13 @@ def test_fewfc_events_sharing_a_trigger_stay_separate_and_roles_follow_the_defin
     }
     record = FewFC.to_unified(None, raw)
     assert [e["trigger"] for e in record["events"]] == [{"text": "减持", "start": 10, "end": 12}] * 2
-    assert record["events"][1]["arguments"] == [{"role": "sub", "text": "李四", "start": 8, "end": 10}]
+    assert record["events"][0]["arguments"] == [{"role": "减持方", "text": "张三", "start": 5, "end": 7}]  # sub of 减持
+    assert record["events"][1]["arguments"] == [{"role": "减持方", "text": "李四", "start": 8, "end": 10}]
     assert record["flags"] == [OFFSET_CORRECTED]
     raw["events"][0]["mentions"].append(dict(trigger))
     with pytest.raises(ValueError, match="2 trigger mentions"):
         FewFC.to_unified(None, raw)
-    assert set(ROLES) == set(FewFC.corpus.labels) and len(ROLES) == 10
+    assert set(ROLE_NAMES) == set(FewFC.corpus.labels) and len(ROLE_NAMES) == 10
 
 
 # ---------------------------------------------------------------- offsets
