@@ -61,6 +61,11 @@ from chinchilla_datasets.sources import Reject, read_document
 from chinchilla_datasets.spans import UNGROUNDED
 
 PATTERN = "*/*.xml"  # <category>/<title>.xml
+_REPO = "https://github.com/shijiebei2009/CEC-Corpus"
+_COMMIT = "3779039d69e1cb0343ebe4364769136aeb13548a"
+# GitHub's archive of the repository at that commit (332 files: no list of file URLs); the builder
+# reads CEC/<category>/*.xml inside it.
+ARCHIVE = f"CEC-Corpus-{_COMMIT}.zip"
 # Pretty-printing: a whitespace run holding a newline or a TAB (plain spaces alone are content).
 LAYOUT = re.compile(r"[ \t\r\n]*[\t\r\n][ \t\r\n]*")
 # Elements whose text is not part of the document text (kept in their own raw fields).
@@ -90,7 +95,7 @@ CORPUS = Corpus(
     task="EE",
     title="CEC (Chinese Emergency Corpus)",
     domain="emergency news",
-    homepage="https://github.com/shijiebei2009/CEC-Corpus",
+    homepage=_REPO,
     license="not stated (the repository has no LICENSE file)",
     redistributable=False,
     citation=(
@@ -99,6 +104,7 @@ CORPUS = Corpus(
         "CEC-Corpus}}\n}"
     ),
     files={"train": (PATTERN,)},
+    urls={ARCHIVE: f"{_REPO}/archive/{_COMMIT}.zip"},
     labels={
         "emergency": "突发事件",
         "action": "行为",

@@ -56,6 +56,11 @@ from chinchilla_datasets.sources import Reject, read_document
 from chinchilla_datasets.spans import OFFSET_CORRECTED, UNGROUNDED, span_at
 
 _REPO = "https://github.com/lancopku/Chinese-Literature-NER-RE-Dataset"
+_COMMIT = "021b3c1c6a1449634ecb2bf9c4ac17f2c5c870dd"
+# GitHub's archive of the repository at that commit (the brat documents are ~1,700 files: no list of
+# file URLs); the builder looks inside it. Shared with chinese_literature_ner (the ner/ folder).
+ARCHIVE = f"Chinese-Literature-NER-RE-Dataset-{_COMMIT}.zip"
+ARCHIVE_URLS = {ARCHIVE: f"{_REPO}/archive/{_COMMIT}.zip"}
 COREFERENCE = "Coreference"
 SPANS_LINE_BREAK = "spans_line_break"
 DISCONTINUOUS = "discontinuous_entity"
@@ -80,6 +85,7 @@ CORPUS = Corpus(
         "  journal={arXiv preprint arXiv:1711.07010},\n  year={2017}\n}"
     ),
     files={"train": ("Training/*.ann",), "validation": ("Validation/*.ann",), "test": ("Testing/*.ann",)},
+    urls=ARCHIVE_URLS,
     labels={
         "Located": "位于",
         "Part-Whole": "部分整体",

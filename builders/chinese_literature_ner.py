@@ -9,13 +9,14 @@ tagged-NER builder (``tagged.py``; ``spans.split_tag`` reads the underscore).
 The same essays, annotated at the document level with entity SUBTYPES, relations and coreference,
 are the corpus ``chinese_literature`` (brat), and their sentence-level relations are ``sanwen``:
 the three overlap in text. Put the files in ``RAW/chinese_literature_ner/`` (or its ``ner/``
-folder). ``train.txt`` (over 4 MiB) is absent from some copies; the build then says so.
+folder), or the repository's archive (what ``chinchilla download`` fetches). ``train.txt`` (over
+4 MiB) is absent from some copies; the build then says so.
 """
 
 from chinchilla_datasets.corpus import Corpus
 from chinchilla_datasets.tagged import BIO, TaggedNERBuilder, tag_names, tagged_features
 
-from builders.chinese_literature import CORPUS as DOCUMENTS
+from builders.chinese_literature import ARCHIVE_URLS, CORPUS as DOCUMENTS
 
 _FILES = {"train": "train.txt", "validation": "validation.txt", "test": "test.txt"}
 
@@ -29,6 +30,7 @@ CORPUS = Corpus(
     redistributable=False,
     citation=DOCUMENTS.citation,
     files={split: (name,) for split, name in _FILES.items()},
+    urls=ARCHIVE_URLS,  # the repository's archive: ner/*.txt are found inside it
     labels={
         "Person": "人物",
         "Location": "地点",

@@ -247,6 +247,28 @@ def test_ccks_reads_the_official_zip(tmp_path):
     assert views["raw"][1]["validation"].to_list() == expected["raw"][1]["validation"].to_list()
 
 
+@pytest.mark.parametrize(
+    "cls, inside",
+    [(CEC, "CEC-Corpus-3779039d/CEC"), (ChineseLiterature, "Chinese-Literature-NER-RE-Dataset-021b3c1c"), (ChineseLiteratureNER, "Chinese-Literature-NER-RE-Dataset-021b3c1c")],
+)
+def test_repository_archives_are_read_like_their_folders(cls, inside, tmp_path):
+    """What `chinchilla download` fetches for these corpora: GitHub's archive of the repository, the
+    files one or two folders down (the archive's own name is that of the URL in Corpus.urls)."""
+    (archive_name,) = cls.corpus.urls
+    assert cls.corpus.urls[archive_name].endswith(".zip") and "/archive/" in cls.corpus.urls[archive_name]
+    source = bundled_fixtures() / cls.corpus.name
+    folder = tmp_path / cls.corpus.name
+    folder.mkdir()
+    with zipfile.ZipFile(folder / archive_name, "w") as archive:
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            archive.write(path, f"{inside}/{path.relative_to(source).as_posix()}")
+        archive.writestr(f"{inside}/raw corpus/未标注.txt", "未标注的新闻正文。")  # (CEC's unannotated texts)
+    views = build_views(cls, folder, tmp_path / "cache")
+    expected = build_views(cls, source, tmp_path / "cache-fixture")
+    for split, ds in expected["unified"][1].items():
+        assert views["unified"][1][split].to_list() == ds.to_list()
+
+
 def test_ccks_train_documents_are_gbk_and_keyed_in_number_order(tmp_path):
     folder = tmp_path / "ccks"
     folder.mkdir()
