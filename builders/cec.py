@@ -36,6 +36,9 @@ Unified view (task EE):
 - Arguments: the other children, by tag (case folded, flag ``tag_case_folded`` when a tag was
   lower-case) as Chinese roles: Participant 参与者, Object 对象, Time 时间, Location 地点, Means 方式
   (an unknown tag keeps its name as role, flag ``unknown_tag``).
+- An annotation element whose parent is not an Event (none in the samples; kept in the raw field
+  ``orphans``): a Denoter becomes an event without arguments, an argument an entity typed by its
+  role; flag ``annotation_outside_event``.
 - Event relations are relations whose head and tail are the TRIGGERS of the two events
   (``type`` of each = its event type), relation type = ``relType``. Head and tail attributes per
   type: Causal cause→effect, Follow bevent→aevent (before→after), Thoughtcontent
@@ -74,6 +77,7 @@ ENDS_WITH_NEWLINE = frozenset({"Title", "Paragraph"})
 DENOTER = "Denoter"
 ROLES = {"Participant": "参与者", "Object": "对象", "Time": "时间", "Location": "地点", "Means": "方式"}
 _CANONICAL_TAG = {tag.lower(): tag for tag in (*ROLES, DENOTER, "Event")}
+_ANNOTATION_TAGS = frozenset(tag.lower() for tag in (*ROLES, DENOTER))
 # relType -> (head attribute, tail attribute)
 RELATION_ENDS = {
     "Causal": ("cause_eid", "effect_eid"),
@@ -89,6 +93,7 @@ TAG_CASE_FOLDED = "tag_case_folded"
 UNKNOWN_TAG = "unknown_tag"
 RELATION_TYPE_REPAIRED = "relation_type_repaired"
 UNKNOWN_EVENT_ID = "unknown_event_id"
+OUTSIDE_EVENT = "annotation_outside_event"
 
 CORPUS = Corpus(
     name="cec",
@@ -194,6 +199,16 @@ def document_record(xml: str, document: str, category: str):
                 collect(child, parent)
 
     collect(root, "")
+    # Annotation elements whose parent is not an Event (inside a Sentence, or inside another
+    # annotation): none in the samples, kept rather than lost.
+    orphans = []
+    for parent in root.iter():
+        if parent.tag == "Event" or parent.tag in OUTSIDE_TEXT:
+            continue
+        for child in parent:
+            if child.tag.lower() in _ANNOTATION_TAGS:
+                start, end = spans[child]
+                orphans.append({"tag": child.tag, "attributes": attributes(child), "text": text[start:end], "start": start, "end": end})
     return {
         "document": document,
         "category": category,
@@ -202,6 +217,7 @@ def document_record(xml: str, document: str, category: str):
         "text": text,
         "events": events,
         "relations": [{"relType": r.get("relType", ""), "attributes": attributes(r)} for r in root.iter("eRelation")],
+        "orphans": orphans,
     }
 
 
@@ -278,7 +294,16 @@ def to_unified_record(raw: dict) -> dict:
                         _flag(flags, UNKNOWN_EVENT_ID)
                     ends.append(dict(triggers.get(eid) or {"type": "", "text": "", "start": None, "end": None}))
                 relations.append({"type": rel_type, "head": ends[0], "tail": ends[1], "qualifiers": []})
-    return unified_record(raw["text"], events=events, relations=relations, flags=flags)
+    entities = []
+    for orphan in raw["orphans"]:
+        _flag(flags, OUTSIDE_EVENT)
+        tag = _CANONICAL_TAG[orphan["tag"].lower()]
+        if tag == DENOTER:  # a trigger without its Event: an event without arguments
+            trigger = {"text": orphan["text"], "start": orphan["start"], "end": orphan["end"]}
+            events.append({"type": attribute(orphan["attributes"], "type") or "", "trigger": trigger, "arguments": []})
+        else:  # an argument without its Event: an entity typed by its role
+            entities.append({"type": ROLES[tag], "text": orphan["text"], "start": orphan["start"], "end": orphan["end"]})
+    return unified_record(raw["text"], entities=entities, events=events, relations=relations, flags=flags)
 
 
 class CEC(ChinchillaBuilder):
@@ -302,6 +327,10 @@ class CEC(ChinchillaBuilder):
                 }
             ),
             "relations": datasets.List({"relType": datasets.Value("string"), "attributes": _ATTRIBUTES}),
+            # Denoter/Participant/... elements whose parent is not an Event, in document order.
+            "orphans": datasets.List(
+                {"tag": datasets.Value("string"), "attributes": _ATTRIBUTES, "text": datasets.Value("string"), **_SPAN}
+            ),
         }
     )
 

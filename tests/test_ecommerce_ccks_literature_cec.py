@@ -448,6 +448,16 @@ def test_cec_events_and_relations_between_triggers():
     assert record["flags"] == ["tag_case_folded", "untyped_event", "relation_type_repaired", UNGROUNDED, "unknown_event_id"]
 
 
+def test_cec_annotations_outside_an_event_are_kept():
+    xml = CEC_XML.replace("<Sentence>", '<Sentence><Time tid="t9">当晚</Time><Denoter type="action" did="d9">报道</Denoter>', 1)
+    raw = document_record(xml, "a.xml", "火灾")
+    assert [(o["tag"], o["text"]) for o in raw["orphans"]] == [("Time", "当晚"), ("Denoter", "报道")]
+    record = cec_unified(raw)
+    assert record["entities"] == [{"type": "时间", "text": "当晚", "start": 10, "end": 12}]
+    assert record["events"][-1] == {"type": "action", "trigger": {"text": "报道", "start": 12, "end": 14}, "arguments": []}
+    assert "annotation_outside_event" in record["flags"]
+
+
 def test_cec_event_id_lists_and_ranges():
     known = {"e1": 0, "e2": 0, "e4": 0}
     assert event_ids("e1-e4", known) == ["e1", "e2", "e4"]
