@@ -9,8 +9,8 @@ Quirks:
 - Four files, two splits: ``train`` = ``train_base.json`` then ``train_trans.json``, ``test`` =
   ``test_base.json`` then ``test_trans.json`` (a joined split, ``Corpus.joined_splits``); the raw view
   keeps the file's domain in ``subset`` ("base"/"trans") so the transfer setting can be rebuilt with
-  a filter. Ids number the lines of the two files as one (``train_trans.json`` line 1 follows the
-  last line of ``train_base.json``).
+  a filter. Ids number the lines of the parts present as one file (``train_trans.json`` line 1
+  follows the last line of ``train_base.json``).
 - The trigger is one of the mentions (role ``trigger``, exactly one per event, not always first);
   the other mentions are the arguments, in source order. An event without a trigger, or with
   several, cannot be one unified event and is rejected at conversion with the reason.

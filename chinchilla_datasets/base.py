@@ -8,6 +8,7 @@ features, a ``read`` generator and a pure ``to_unified`` function; it never bran
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,13 +19,13 @@ from typing import Iterator, Optional
 
 import datasets
 
+from .archives import ARCHIVE_SUFFIXES, DEFAULT_MAX_ARCHIVE_BYTES, copy_members, is_archive
 from .conform import conformer
 from .corpus import Corpus, is_pattern, name_matches, natural_key
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_records
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
-from .sources import Reject
+from .sources import Reject, SourceError, short_reason, sniff_encoding
 
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 # With num_proc > 1, a source file of at least this size whose records are one per line is cut into
 # num_proc line shards that datasets generates in parallel (smaller files: not worth a process).
 SHARD_MIN_BYTES = 8 << 20
@@ -38,34 +39,32 @@ class ChinchillaConfig(datasets.BuilderConfig):
     options: InstructOptions = InstructOptions()
 
 
-def find_files(root: str, names: list, extract=None) -> dict:
-    """Map each wanted file name to a path under ``root``, shallowest first; archives in ``root``
-    are extracted (with ``extract``, e.g. ``dl_manager.extract``) and searched when files are missing.
+def find_files(root: str, names: list, open_archive=None) -> dict:
+    """Map each wanted file name to a path under ``root``, shallowest first; when files are
+    missing, the archives in ``root`` are searched with ``open_archive(path) -> {name: path}``
+    (e.g. :meth:`ChinchillaBuilder.archive_files`, which never extracts them).
     A glob pattern among ``names`` (see :func:`corpus.name_matches`) maps to the list of every
-    matching file, in natural order (:func:`corpus.natural_key`), from the first place holding any."""
+    matching file, in natural order (:func:`corpus.natural_key`)."""
     found: dict = {}
     patterns = [name for name in names if is_pattern(name)]
-
-    def walk(top: str) -> None:
+    if os.path.isdir(root):
         matches: dict = {}
-        for dirpath, dirnames, filenames in sorted(os.walk(top), key=lambda w: (w[0].count(os.sep), w[0])):
+        for dirpath, dirnames, filenames in sorted(os.walk(root), key=lambda w: (w[0].count(os.sep), w[0])):
             dirnames.sort()
             for name in sorted(filenames):
                 if name in names and name not in found:
                     found[name] = os.path.join(dirpath, name)
-                relative = os.path.relpath(os.path.join(dirpath, name), top).replace(os.sep, "/")
+                relative = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
                 for pattern in patterns:
-                    if pattern not in found and name_matches(pattern, relative):
-                        matches.setdefault(pattern, []).append(os.path.join(dirpath, name))
+                    if name_matches(pattern, relative):
+                        matches.setdefault(pattern, []).append(relative)
         for pattern, paths in matches.items():
-            found[pattern] = sorted(paths, key=lambda p: natural_key(os.path.relpath(p, top)))
-
-    if os.path.isdir(root):
-        walk(root)
-        if extract is not None and len(found) < len(names):
+            found[pattern] = [os.path.join(root, p) for p in sorted(paths, key=natural_key)]
+        if open_archive is not None and len(found) < len(names):
             for name in sorted(os.listdir(root)):
-                if name.endswith(ARCHIVE_SUFFIXES):
-                    walk(extract(os.path.join(root, name)))
+                if is_archive(name) and os.path.isfile(os.path.join(root, name)):
+                    for inner, path in open_archive(os.path.join(root, name)).items():
+                        found.setdefault(inner, path)
     return found
 
 
@@ -105,6 +104,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
     # One source line is one record (JSON Lines, one sentence per line): a file can be cut into
     # line shards between any two lines and built in parallel (``num_proc``).
     one_record_per_line: bool = False
+    # Cap on each archive member copied and on an archive's copied total (``--max-archive-bytes``).
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     BUILDER_CONFIG_CLASS = ChinchillaConfig
 
     def __init_subclass__(cls, **kwargs):
@@ -126,6 +127,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         self.document_files: dict = {}  # pattern -> paths of a split of one file per document (provenance)
         self.num_proc = 1
         self.shard_dir: Optional[str] = None  # line shards and their reports, while preparing with num_proc > 1
+        self.split_parts: dict = {}  # split -> [path, ...]: its file, or every part present of a joined split
+        self.archive_notes: list = []  # archive members skipped (links, devices, FIFOs, unsafe names)
 
     # ------------------------------------------------------------------ corpus hooks
     def read(self, path: str, split: str) -> Iterator[tuple]:
@@ -181,8 +184,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 self.shard_dir = None
 
     def shardable(self, path: str) -> bool:
-        """Whether a source file can be cut between any two lines."""
-        return self.one_record_per_line and not self.group_by
+        """Whether a source file can be cut between any two lines (at ``\\n`` bytes: not UTF-16)."""
+        return self.one_record_per_line and not self.group_by and not sniff_encoding(path).startswith("utf-16")
 
     def split_shards(self, paths: list) -> list:
         """``[(file, lines before it in its part, part, key offset), ...]`` of a split read from
@@ -232,11 +235,15 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 piece = json.load(f)
             into = merged.setdefault(piece["split"], {})
             for key, value in piece["report"].items():
-                into[key] = into.get(key, [] if isinstance(value, list) else 0) + value
+                if isinstance(value, str):  # the encoding: the same in every shard
+                    into.setdefault(key, value)
+                else:
+                    into[key] = into.get(key, [] if isinstance(value, list) else 0) + value
         return merged
 
     def _split_generators(self, dl_manager):
-        split_files = self.locate_files(dl_manager)
+        self.locate_files(dl_manager)
+        split_files = self.split_parts
         # ``parts`` is a tuple: datasets cuts list arguments (``shards``) between jobs, not tuples.
         generators = [
             datasets.SplitGenerator(
@@ -272,17 +279,19 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
 
     # ------------------------------------------------------------------ files
     def locate_files(self, dl_manager) -> dict:
-        """``{split: [path, ...]}`` of the split files present: the first candidate found, or every
-        part present of a joined split (a split with no file present is skipped)."""
+        """``{split: path}`` of the split files present (a split with no file present is skipped):
+        the first candidate found. Every part present of a joined split is in ``self.split_parts``
+        (``{split: [path, ...]}``, set here), which the split generators read."""
         names = self.corpus.expected_files()
+        self.archive_notes = []
         if self.config.data_dir:
-            found = find_files(self.config.data_dir, names, extract=dl_manager.extract)
+            found = find_files(self.config.data_dir, names, open_archive=self.archive_files)
             where = self.config.data_dir
         elif self.corpus.urls:
             found = {}
             for name, path in dl_manager.download(dict(self.corpus.urls)).items():
                 if name.endswith(ARCHIVE_SUFFIXES):  # e.g. an official zip: look inside
-                    for inner, inner_path in find_files(dl_manager.extract(path), names).items():
+                    for inner, inner_path in self.archive_files(path).items():
                         found.setdefault(inner, inner_path)
                 else:
                     found[name] = path
@@ -312,7 +321,40 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 self.source_files[f"{split}:{os.path.basename(path)}"] = path
         if self.schema_path:
             self.source_files["schema"] = self.schema_path
-        return split_files
+        self.split_parts = split_files
+        return {split: paths[0] for split, paths in split_files.items()}
+
+    def archive_files(self, archive: str) -> dict:
+        """``{file name: path}`` of the corpus's files in ``archive``, copied (never extracted, see
+        ``archives.py``) into a private folder of this builder's cache, keyed by the archive's
+        path, size and time; notes on skipped members go to ``self.archive_notes``."""
+        names = self.corpus.expected_files()
+        info = os.stat(archive)
+        key = hashlib.sha256(
+            json.dumps([os.path.abspath(archive), info.st_size, info.st_mtime_ns, names, self.max_archive_bytes]).encode()
+        ).hexdigest()[:20]
+        folder = os.path.join(self._cache_dir_root, "chinchilla-archives", key)
+        done = os.path.join(folder, ".contents.json")
+        if not os.path.isfile(done):
+            os.makedirs(os.path.dirname(folder), exist_ok=True)
+            scratch = tempfile.mkdtemp(prefix=f".{key}-", dir=os.path.dirname(folder))
+            try:
+                contents = copy_members(archive, names, scratch, self.max_archive_bytes)
+                files = {name: os.path.basename(path) for name, path in contents.files.items()}
+                with open(os.path.join(scratch, ".contents.json"), "w", encoding="utf-8") as f:
+                    json.dump({"files": files, "notes": contents.notes}, f, ensure_ascii=False)
+                shutil.rmtree(folder, ignore_errors=True)
+                try:
+                    os.replace(scratch, folder)
+                except OSError:
+                    if not os.path.isfile(done):  # (else another process copied it meanwhile)
+                        raise
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        with open(done, encoding="utf-8") as f:
+            contents = json.load(f)
+        self.archive_notes.extend(n for n in contents["notes"] if n not in self.archive_notes)
+        return {name: os.path.join(folder, base) for name, base in contents["files"].items()}
 
     # ------------------------------------------------------------------ views
     def raw_records(
@@ -322,6 +364,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         ``path`` may be a line shard of the file ``source``, starting after ``offset`` lines; the key
         is the record's line in ``source`` plus ``key_offset`` (the lines of the parts before it)."""
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
+        report.setdefault("encoding", sniff_encoding(source or path))
         optional = self.optional_keys | (self.label_keys if split in self.corpus.unlabelled_splits else frozenset())
         file_name = os.path.basename(source or path)
         check = conformer(self.raw_features, optional)  # compiled once per split
@@ -334,7 +377,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 except ValueError as err:
                     item = Reject(str(err))
             if isinstance(item, Reject):
-                report["rejected"].append({"file": file_name, "line": line_no, "reason": item.reason})
+                report["rejected"].append({"file": file_name, "line": line_no, "reason": short_reason(item.reason)})
                 continue
             report["written"] += 1
             yield line_no + key_offset, item
@@ -362,7 +405,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                     {
                         "file": os.path.basename(source or path),
                         "line": line_no - key_offset,
-                        "reason": f"cannot convert: {type(err).__name__}: {err}",
+                        "reason": short_reason(f"cannot convert: {type(err).__name__}: {err}"),
                     }
                 )
                 continue
@@ -409,21 +452,27 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
 
 
 def part_offsets(paths) -> list:
-    """``[(path, key offset)]``: each part of a split with the number of lines of the parts before it."""
+    """``[(path, key offset)]``: each part of a split with the number of lines of the parts before it
+    (a split of one file is not read here)."""
     out, key_offset = [], 0
-    for path in paths:
+    for i, path in enumerate(paths):
         out.append((path, key_offset))
-        key_offset += count_lines(path)
+        if i + 1 < len(paths):
+            key_offset += count_lines(path)
     return out
 
 
 def count_lines(path: str) -> int:
-    """The number of lines of a file (a last line without a newline counts)."""
+    """The number of lines of a file (a last line without a newline counts). Raises
+    :class:`SourceError` when the file cannot be read, as the readers do."""
     lines, last = 0, b"\n"
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError as err:
+        raise SourceError(f"{os.path.basename(path)}: cannot read: {err.strerror or err}") from err
     return lines + (last != b"\n")
 
 

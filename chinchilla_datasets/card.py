@@ -447,9 +447,9 @@ def _corpora(results: list, skipped: dict, published: bool) -> str:
         names = ", ".join(f"`{name}`" for name in derived)
         lines += ["", f"Derived configs ({names}) mix rows of the corpora above; each row keeps the license of its corpus."]
     if skipped and published:
-        lines += ["", "Not in this build (no source files given): " + ", ".join(f"`{name}`" for name in skipped) + "."]
+        lines += ["", "Not in this build (no source files given, or not readable): " + ", ".join(f"`{name}`" for name in skipped) + "."]
     elif skipped:
-        lines += ["", "Not in this build (no source files given):", ""]
+        lines += ["", "Not in this build (no source files given, or not readable):", ""]
         lines += [f"- {reason}" for reason in skipped.values()]
     return "\n".join(lines)
 

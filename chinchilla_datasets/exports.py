@@ -1,11 +1,15 @@
 """Writing an instruct split in the formats trainers take: Alpaca and ShareGPT (LLaMA-Factory,
-with the matching ``dataset_info.json`` entry) and the OpenAI chat fine-tuning JSONL."""
+with the matching ``dataset_info.json`` entry) and the OpenAI chat fine-tuning JSONL.
+
+Files are written to a temporary file beside them and renamed into place when complete."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Iterable
+
+from .outdir import atomic_file
 
 FORMATS = ("alpaca", "sharegpt", "openai")
 
@@ -53,12 +57,15 @@ def write_rows(rows: Iterable[dict], out_dir: str, name: str, fmt: str) -> Path:
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.{fmt}.jsonl"
-    with open(path, "w", encoding="utf-8") as f:
+    # Both files are replaced only once complete: a failed export (an unknown config or split is
+    # found when the rows are first read) leaves the previous ones as they were.
+    with atomic_file(path) as f:
         for row in rows:
             f.write(json.dumps(convert(row), ensure_ascii=False) + "\n")
     if fmt != "openai":
         info_path = folder / "dataset_info.json"
         info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
         info[name] = dataset_info_entry(path.name, fmt)
-        info_path.write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+        with atomic_file(info_path) as f:
+            f.write(json.dumps(info, ensure_ascii=False, indent=2))
     return path

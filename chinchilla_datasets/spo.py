@@ -15,21 +15,33 @@ from .spans import entity
 
 def unified_spo(text: str, spo_list: list, flags: list, qualifier_slots: tuple = ()) -> tuple:
     """``(entities, relations)`` of an ``spo_list``: every head and tail listed once as an entity, in
-    order of appearance; ``qualifier_slots`` name the object slots kept as qualifiers when not null."""
-    entities, relations = [], []
+    order of appearance; ``qualifier_slots`` name the object slots kept as qualifiers when not null.
+
+    Linear in the number of SPOs: each distinct (type, mention) is grounded once and the entity
+    list is deduplicated through a dict, not by scanning the list (a record with thousands of SPOs
+    was quadratic)."""
+    grounded: dict = {}  # (type, mention) -> span; grounding depends on nothing else
+    entities: dict = {}  # (type, mention, start, end) -> entity, in first-seen order
+
+    def span(type_, mention):
+        key = (type_, mention)
+        if key not in grounded:
+            grounded[key] = entity(text, type_, mention, flags=flags)
+        return dict(grounded[key])  # each relation its own dict
+
+    relations = []
     for spo in spo_list:
-        head = entity(text, spo["subject_type"], spo["subject"], flags=flags)
-        tail = entity(text, spo["object_type"]["@value"], spo["object"]["@value"], flags=flags)
+        head = span(spo["subject_type"], spo["subject"])
+        tail = span(spo["object_type"]["@value"], spo["object"]["@value"])
         qualifiers = []
         for slot in qualifier_slots:
             value = spo["object"][slot]
             if value is not None:
-                qualifiers.append({"role": slot, **entity(text, spo["object_type"][slot], value, flags=flags)})
+                qualifiers.append({"role": slot, **span(spo["object_type"][slot], value)})
         relations.append({"type": spo["predicate"], "head": head, "tail": tail, "qualifiers": qualifiers})
         for mention in (head, tail):
-            if mention not in entities:
-                entities.append(mention)
-    return entities, relations
+            entities.setdefault((mention["type"], mention["text"], mention["start"], mention["end"]), mention)
+    return list(entities.values()), relations
 
 
 def read_predicate_schema(path: str) -> dict:
