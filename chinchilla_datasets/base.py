@@ -43,6 +43,7 @@ def find_files(root: str, names: list, open_archive=None) -> dict:
     """Map each wanted file name to a path under ``root``, shallowest first; when files are
     missing, the archives in ``root`` are searched with ``open_archive(path) -> {name: path}``
     (e.g. :meth:`ChinchillaBuilder.archive_files`, which never extracts them).
+    A wanted name may be a folder (CASIE's ``annotation/``: one file per document).
     A glob pattern among ``names`` (see :func:`corpus.name_matches`) maps to the list of every
     matching file, in natural order (:func:`corpus.natural_key`)."""
     found: dict = {}
@@ -51,9 +52,10 @@ def find_files(root: str, names: list, open_archive=None) -> dict:
         matches: dict = {}
         for dirpath, dirnames, filenames in sorted(os.walk(root), key=lambda w: (w[0].count(os.sep), w[0])):
             dirnames.sort()
-            for name in sorted(filenames):
+            for name in sorted(filenames + dirnames):
                 if name in names and name not in found:
                     found[name] = os.path.join(dirpath, name)
+            for name in filenames if patterns else ():
                 relative = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
                 for pattern in patterns:
                     if name_matches(pattern, relative):
@@ -66,6 +68,15 @@ def find_files(root: str, names: list, open_archive=None) -> dict:
                     for inner, path in open_archive(os.path.join(root, name)).items():
                         found.setdefault(inner, path)
     return found
+
+
+def source_encoding(path: str) -> str:
+    """The encoding a split's source is read in, for the report: a file's, or for a folder of one
+    file per document (CASIE's ``annotation/``) the encodings of its files, comma-separated."""
+    if not os.path.isdir(path):
+        return sniff_encoding(path)
+    names = sorted(n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n)))
+    return ",".join(sorted({sniff_encoding(os.path.join(path, n)) for n in names})) or "no file"
 
 
 def is_plain(feature) -> bool:
@@ -106,6 +117,10 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
     one_record_per_line: bool = False
     # Cap on each archive member copied and on an archive's copied total (``--max-archive-bytes``).
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    # What a record's ``line`` (in the report and its id) counts: ``line``, the line of its file it
+    # starts on; ``position``, its 1-based position in a file holding one JSON array, often on one
+    # line (CoNLL04); ``document``, the number naming its file in a folder of one file per document (CASIE).
+    record_unit: str = "line"
     BUILDER_CONFIG_CLASS = ChinchillaConfig
 
     def __init_subclass__(cls, **kwargs):
@@ -340,7 +355,11 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             scratch = tempfile.mkdtemp(prefix=f".{key}-", dir=os.path.dirname(folder))
             try:
                 contents = copy_members(archive, names, scratch, self.max_archive_bytes)
-                files = {name: os.path.basename(path) for name, path in contents.files.items()}
+                # (paths relative to the folder; a pattern's value is the list of its documents)
+                files = {
+                    name: [os.path.relpath(p, scratch) for p in path] if isinstance(path, list) else os.path.relpath(path, scratch)
+                    for name, path in contents.files.items()
+                }
                 with open(os.path.join(scratch, ".contents.json"), "w", encoding="utf-8") as f:
                     json.dump({"files": files, "notes": contents.notes}, f, ensure_ascii=False)
                 shutil.rmtree(folder, ignore_errors=True)
@@ -354,7 +373,10 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         with open(done, encoding="utf-8") as f:
             contents = json.load(f)
         self.archive_notes.extend(n for n in contents["notes"] if n not in self.archive_notes)
-        return {name: os.path.join(folder, base) for name, base in contents["files"].items()}
+        return {
+            name: [os.path.join(folder, p) for p in base] if isinstance(base, list) else os.path.join(folder, base)
+            for name, base in contents["files"].items()
+        }
 
     # ------------------------------------------------------------------ views
     def raw_records(
@@ -364,7 +386,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         ``path`` may be a line shard of the file ``source``, starting after ``offset`` lines; the key
         is the record's line in ``source`` plus ``key_offset`` (the lines of the parts before it)."""
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
-        report.setdefault("encoding", sniff_encoding(source or path))
+        report.setdefault("encoding", source_encoding(source or path))
         optional = self.optional_keys | (self.label_keys if split in self.corpus.unlabelled_splits else frozenset())
         file_name = os.path.basename(source or path)
         check = conformer(self.raw_features, optional)  # compiled once per split
@@ -421,7 +443,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         schema = self.label_schema()
         stats = self.instruct_stats(parts or (source or path,), split, schema)  # statistics of the whole split
         records = (record for _, record in self.unified_records(path, split, offset, source, key_offset))
-        for row in render_records(records, split, schema, self.config.options, stats):
+        options = self.config.options.in_language(self.corpus.language)  # English corpora: English templates
+        for row in render_records(records, split, schema, options, stats):
             yield row["id"], row
 
     def instruct_stats(self, parts: tuple, split: str, schema: dict) -> Optional[dict]:

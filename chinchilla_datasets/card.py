@@ -175,9 +175,11 @@ def card_data(out: Path, results: list, skipped: dict, excluded: tuple = (), ver
     derived = [c.name for r in results if corpus_of(r) is None for c in r.configs]
     tasks = {c.task for c in corpora}
     largest = max(sum(e["num_examples"] for e in c.splits.values()) for r in results for c in r.configs)
+    # Chinese first, then the languages of the translation stage's English sources, if built.
+    languages = sorted({c.language for c in corpora} | {"zh"}, key=lambda language: (language != "zh", language))
     data = DatasetCardData(
-        language=["zh"],
-        multilinguality="monolingual",
+        language=languages,
+        multilinguality="monolingual" if len(languages) == 1 else "multilingual",
         pretty_name=TITLE,
         size_categories=[size_category(largest)],
         task_categories=sorted({TASK_CATEGORIES[t] for t in tasks} | {"text-generation"}),  # + the instruct views
@@ -443,9 +445,14 @@ def _corpora(results: list, skipped: dict, published: bool) -> str:
             f"| {_cell(corpus.license)} | {'yes' if corpus.redistributable else 'no'} | {corpus.homepage} "
             f"| [{_citation_key(corpus.citation)}](#citations) |"
         )
+    english = [f"`{c.name}`" for c in map(corpus_of, results) if c is not None and c.language != "zh"]
     if derived:
         names = ", ".join(f"`{name}`" for name in derived)
-        lines += ["", f"Derived configs ({names}) mix rows of the corpora above; each row keeps the license of its corpus."]
+        which = "the Chinese corpora above" if english else "the corpora above"
+        lines += ["", f"Derived configs ({names}) mix rows of {which}; each row keeps the license of its corpus."]
+    if english:
+        lines += ["", f"English corpora ({', '.join(english)}) are the sources of the translation stage "
+                  "(`chinchilla translate`): their instruct configs use English templates and they are not in the mixtures."]
     if skipped and published:
         lines += ["", "Not in this build (no source files given, or not readable): " + ", ".join(f"`{name}`" for name in skipped) + "."]
     elif skipped:

@@ -56,7 +56,8 @@ def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
         return f"{name}: folder {corpus_dir} not found; expected " + ", ".join(corpus.expected_files())
     split_names = [n for names in corpus.files.values() for n in names]
     for path in relative_files(corpus_dir):
-        if path.endswith(base.ARCHIVE_SUFFIXES) or any(name_matches(name, path) for name in split_names):
+        folders = path.split("/")[:-1]  # (a name may be a folder's: CASIE's annotation/)
+        if is_archive(path) or any(name_matches(name, path) or name in folders for name in split_names):
             return None
     return corpus.missing_message(str(corpus_dir))
 
@@ -168,7 +169,9 @@ def build_corpus(
                 return CorpusOutput(name=name, configs=configs, report=report, sources=sources, notes=archive_notes)
             configs.append(_write_config(unified, out_path, name, "unified", unified_builder.info.features))
             schema = unified_builder.label_schema()
-            instruct, notes = render_instruct(unified, schema, options, num_proc, desc=f"{name}_instruct")
+            # The corpus's language picks the templates (English corpora: English), unless the options fix one.
+            corpus_options = options.in_language(cls.corpus.language)
+            instruct, notes = render_instruct(unified, schema, corpus_options, num_proc, desc=f"{name}_instruct")
             del unified, unified_builder  # rendering read (and so mapped into memory) their columns
             for split, note in notes.items():
                 report[split].update(note)

@@ -33,7 +33,16 @@ SHARD_ROWS = 100_000
 
 
 def sha256_file(path: str) -> str:
+    """The SHA-256 of a file; of a folder (one file per document, CASIE), of its files' relative
+    paths and contents in sorted order."""
     digest = hashlib.sha256()
+    if os.path.isdir(path):
+        for dirpath, dirnames, filenames in sorted(os.walk(path)):
+            dirnames.sort()
+            for name in sorted(filenames):
+                file_path = os.path.join(dirpath, name)
+                digest.update(os.path.relpath(file_path, path).encode() + b"\0" + bytes.fromhex(sha256_file(file_path)))
+        return digest.hexdigest()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)

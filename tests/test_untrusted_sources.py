@@ -506,3 +506,27 @@ def test_utf16_files_are_not_cut_into_byte_line_shards(tmp_path):
     bom8.write_bytes(b"\xef\xbb\xbf" + source.read_bytes())
     utf16_copy(source, utf16, "utf-16-le")
     assert builder.shardable(str(utf8)) and builder.shardable(str(bom8)) and not builder.shardable(str(utf16))
+
+
+def test_a_wanted_folder_in_an_archive_is_copied_without_its_links(tmp_path):
+    """CASIE's ``annotation/`` inside the repository archive: its regular files are copied into
+    ``annotation/``; a link among them is skipped with a note, never followed."""
+    from chinchilla_datasets.archives import copy_members
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-BYTES", encoding="utf-8")
+    archive = tmp_path / "casie.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, data in (("repo/data/annotation/1.json", b'{"a": 1}'), ("repo/other/annotation/9.json", b"deeper")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("repo/data/annotation/2.json")
+        link.type, link.linkname = tarfile.SYMTYPE, str(secret)
+        tar.addfile(link)
+    contents = copy_members(str(archive), ["annotation"], str(tmp_path / "copy"))
+    folder = tmp_path / "copy" / "annotation"
+    assert contents.files == {"annotation": str(folder)}
+    assert sorted(p.name for p in folder.iterdir()) == ["1.json"]
+    assert (folder / "1.json").read_bytes() == b'{"a": 1}'
+    assert any("2.json" in note and "symbolic link" in note for note in contents.notes)
