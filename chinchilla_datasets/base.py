@@ -257,8 +257,9 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         return merged
 
     def _split_generators(self, dl_manager):
-        self.locate_files(dl_manager)
-        split_files = self.split_parts
+        # The splits locate_files returns (a builder may leave some out: CASIE's empty ones), each
+        # with its parts (every part present of a joined split, the documents of a pattern).
+        split_files = {split: self.split_parts.get(split, [path]) for split, path in self.locate_files(dl_manager).items()}
         # ``parts`` is a tuple: datasets cuts list arguments (``shards``) between jobs, not tuples.
         generators = [
             datasets.SplitGenerator(
