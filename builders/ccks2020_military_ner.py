@@ -34,7 +34,7 @@ import orjson
 
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
-from chinchilla_datasets.sources import Reject, read_json_array, read_nonblank_lines
+from chinchilla_datasets.sources import Reject, read_json_array_lines, read_nonblank_lines
 from chinchilla_datasets.spans import UNGROUNDED
 
 _REPO = "https://raw.githubusercontent.com/AI-confused/CCKS2020_Military_NER_Baseline/021373e26b2dc074be5a9fd3b3e0d20481d2dd38"
@@ -146,7 +146,7 @@ class CCKS2020MilitaryNER(ChinchillaBuilder):
             yield from read_validation_members(path)
             return
         document = path.replace("\\", "/").rsplit("/", 1)[-1]
-        records = list(read_json_array(path))
+        records = list(read_json_array_lines(path))
         for line_no, record in records:
             if not isinstance(record, Reject) and len(records) > 1:
                 record = Reject("a document file must hold one JSON object, found several")

@@ -1,7 +1,7 @@
 """CHIP-CDEE — clinical finding event extraction (CBLUE; CHIP 2021), from Chinese medical records.
 
 Each file is ONE pretty-printed JSON array of ``{"id": int, "text", "event": [{"core_name",
-"tendency", "character": [str], "anatomy_list": [str]}]}`` (read with ``sources.read_json_array``:
+"tendency", "character": [str], "anatomy_list": [str]}]}`` (read with ``sources.read_json_array_lines``:
 a record's line is the line of its opening brace). ``CHIP-CDEE_test.json`` is unlabelled (every
 ``event`` is ``[]``): raw view only.
 
@@ -29,7 +29,7 @@ import datasets
 from chinchilla_datasets import cblue
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
-from chinchilla_datasets.sources import read_json_array
+from chinchilla_datasets.sources import read_json_array_lines
 from chinchilla_datasets.spans import UNGROUNDED, ground, ground_near
 
 EVENT_TYPE = "临床发现事件"
@@ -78,7 +78,7 @@ class CHIPCDEE(ChinchillaBuilder):
     label_keys = frozenset({"event"})
 
     def read(self, path, split):
-        yield from read_json_array(path)
+        yield from read_json_array_lines(path)
 
     def to_unified(self, raw):
         text, flags, events = raw["text"], [], []

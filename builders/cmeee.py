@@ -2,7 +2,7 @@
 
 Sentences from clinical-medicine textbooks and guidelines. Each file is ONE JSON array,
 pretty-printed (2-space indent, no final newline), of ``{"text", "entities": [{"start_idx",
-"end_idx", "type", "entity"}]}``; read with ``sources.read_json_array``, a record's line is the
+"end_idx", "type", "entity"}]}``; read with ``sources.read_json_array_lines``, a record's line is the
 line of its opening brace.
 
 Quirks:
@@ -23,7 +23,7 @@ import datasets
 from chinchilla_datasets import cblue
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
-from chinchilla_datasets.sources import read_json_array
+from chinchilla_datasets.sources import read_json_array_lines
 from chinchilla_datasets.spans import span_at
 
 
@@ -78,7 +78,7 @@ class CMeEE(ChinchillaBuilder):
     label_keys = frozenset({"entities"})
 
     def read(self, path, split):
-        yield from read_json_array(path)
+        yield from read_json_array_lines(path)
 
     def to_unified(self, raw):
         text, flags, entities = raw["text"], [], []

@@ -23,7 +23,7 @@ import orjson
 
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
-from chinchilla_datasets.sources import Reject, read_json_array_positions
+from chinchilla_datasets.sources import Reject, read_json_array
 
 _REPO = "https://raw.githubusercontent.com/YoumiMa/TablERT/8b68af285b4b6034585a42dc468c73441481a2cb/data/datasets/conll04"
 _FILES = {"train": "conll04_train.json", "validation": "conll04_dev.json", "test": "conll04_test.json"}
@@ -129,7 +129,7 @@ class CoNLL04(ChinchillaBuilder):
     record_unit = "position"  # the files are one JSON array on one line
 
     def read(self, path, split):
-        for record_no, record in read_json_array_positions(path):
+        for record_no, record in read_json_array(path):
             if not isinstance(record, Reject):
                 record = token_fault(record) or record
             yield record_no, record

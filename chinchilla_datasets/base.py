@@ -257,9 +257,12 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         return merged
 
     def _split_generators(self, dl_manager):
-        # The splits locate_files returns (a builder may leave some out: CASIE's empty ones), each
-        # with its parts (every part present of a joined split, the documents of a pattern).
-        split_files = {split: self.split_parts.get(split, [path]) for split, path in self.locate_files(dl_manager).items()}
+        # The splits and files ``locate_files`` returns (a corpus may override it to drop some), with
+        # the further parts of a joined split.
+        split_files = {
+            split: self.split_parts[split] if self.split_parts.get(split, [None])[0] == path else [path]
+            for split, path in self.locate_files(dl_manager).items()
+        }
         # ``parts`` is a tuple: datasets cuts list arguments (``shards``) between jobs, not tuples.
         generators = [
             datasets.SplitGenerator(

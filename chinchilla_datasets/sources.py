@@ -262,10 +262,11 @@ def _decoded_lines(path: str) -> tuple:
     return contents, {}
 
 
-def read_json_array(path: str) -> Iterator[tuple]:
-    """Yield ``(line_no, dict)`` for each object of a file holding ONE JSON array of objects
-    (CBLUE's CMeEE, CHIP-CDEE: pretty-printed with a 2-space indent, no final newline), or
-    ``(line_no, Reject)``.
+def read_json_array_lines(path: str) -> Iterator[tuple]:
+    """Yield ``(line_no, dict)`` for each object of a file holding ONE JSON array of objects laid
+    out over lines (CBLUE's CMeEE, CHIP-CDEE: pretty-printed with a 2-space indent, no final
+    newline; or one record per line), or ``(line_no, Reject)``. (A one-line array, CoNLL04's, is
+    :func:`read_json_array`'s: its records are keyed by position.)
 
     The "line" of a record is the 1-based line of its opening ``{`` (keys and ids stay stable when
     records are added elsewhere, and a rejection points at the record in an editor). The reader is
@@ -351,8 +352,7 @@ def read_json_array(path: str) -> Iterator[tuple]:
         first = next(i for i, line in enumerate(contents, 1) if line.strip(" \t\r\ufeff\u3000"))
         yield first, Reject(undecodable(1, len(contents)) or "no JSON object in the file (expected an array of records)")
 
-
-def read_json_array_positions(path: str) -> Iterator[tuple]:
+def read_json_array(path: str) -> Iterator[tuple]:
     """Yield ``(record_no, dict)`` (1-based position in the array) or ``(record_no, Reject)`` for a
     file holding ONE JSON array of objects (SpERT-style splits, often on a single line, so the
     record's position, not the line, locates it).

@@ -16,7 +16,7 @@ from builders.cmeie import CMeIE
 from builders.fewfc import ROLE_NAMES, FewFC
 from chinchilla_datasets.collection import build_collection
 from chinchilla_datasets.schema import TASK_COLUMN, spans_of
-from chinchilla_datasets.sources import Reject, read_json_array
+from chinchilla_datasets.sources import Reject, read_json_array_lines
 from chinchilla_datasets.spans import AMBIGUOUS, OFFSET_CORRECTED, UNGROUNDED, span_at
 
 from conftest import SAMPLES, build_views, needs_samples
@@ -310,7 +310,7 @@ def write(path: Path, text: str) -> str:
 def test_json_array_records_are_keyed_by_their_opening_line(tmp_path):
     records = [{"text": "甲", "entities": [{"start_idx": 0}]}, {"text": "乙", "entities": []}, {"text": "丙", "entities": []}]
     pretty = json.dumps(records, ensure_ascii=False, indent=2)  # the CBLUE layout, no final newline
-    got = list(read_json_array(write(tmp_path / "a.json", pretty)))
+    got = list(read_json_array_lines(write(tmp_path / "a.json", pretty)))
     lines = pretty.split("\n")
     assert [r for _, r in got] == records
     assert [k for k, _ in got] == [i + 1 for i, line in enumerate(lines) if line == "  {"]
@@ -322,7 +322,7 @@ def test_json_array_one_broken_record_costs_only_itself(tmp_path):
     second = [i for i, line in enumerate(lines) if line == "  {"][1]
     broken = lines[:]
     broken[second + 1] = broken[second + 1].replace('":', '"')  # "text" "乙",
-    got = list(read_json_array(write(tmp_path / "b.json", "\n".join(broken))))
+    got = list(read_json_array_lines(write(tmp_path / "b.json", "\n".join(broken))))
     assert [r for _, r in got if not isinstance(r, Reject)] == [records[0], records[2]]
     rejected = [(k, r.reason) for k, r in got if isinstance(r, Reject)]
     assert len(rejected) == 1 and rejected[0][0] == second + 1 and "invalid JSON" in rejected[0][1]
@@ -330,21 +330,21 @@ def test_json_array_one_broken_record_costs_only_itself(tmp_path):
     path = tmp_path / "c.json"
     data = "\n".join(lines).encode("utf-8").replace("乙".encode("utf-8"), b"\xff\xfe")
     path.write_bytes(data)
-    got = list(read_json_array(str(path)))
+    got = list(read_json_array_lines(str(path)))
     assert [r for _, r in got if not isinstance(r, Reject)] == [records[0], records[2]]
     assert [r.reason for _, r in got if isinstance(r, Reject)][0].startswith(f"line {second + 2}: not valid")
 
 
 def test_json_array_reports_text_outside_records_and_empty_arrays(tmp_path):
-    got = list(read_json_array(write(tmp_path / "d.json", '[{"text": "a"},\n{"text": "b"}]\ntrailing words\n')))
+    got = list(read_json_array_lines(write(tmp_path / "d.json", '[{"text": "a"},\n{"text": "b"}]\ntrailing words\n')))
     assert got[:2] == [(1, {"text": "a"}), (2, {"text": "b"})]
     assert got[2][0] == 3 and "text outside the records" in got[2][1].reason
-    got = list(read_json_array(write(tmp_path / "e.json", '{"text": "a"}\n{"text": "b"}\n')))  # JSON Lines read too
+    got = list(read_json_array_lines(write(tmp_path / "e.json", '{"text": "a"}\n{"text": "b"}\n')))  # JSON Lines read too
     assert got == [(1, {"text": "a"}), (2, {"text": "b"})]
-    (only,) = read_json_array(write(tmp_path / "f.json", "[]"))
+    (only,) = read_json_array_lines(write(tmp_path / "f.json", "[]"))
     assert only[0] == 1 and "no JSON object" in only[1].reason
     # two records on one line: one line, one rejection (a key could not tell them apart)
-    (only,) = read_json_array(write(tmp_path / "g.json", '[{"text": "a"}, {"text": "b"}]'))
+    (only,) = read_json_array_lines(write(tmp_path / "g.json", '[{"text": "a"}, {"text": "b"}]'))
     assert only[0] == 1 and "unexpected text after the record" in only[1].reason
 
 

@@ -18,7 +18,7 @@ from chinchilla_datasets.parquet_io import config_files
 from chinchilla_datasets.card import read_build
 from chinchilla_datasets.publish import plan_release
 from chinchilla_datasets.schema import spans_of
-from chinchilla_datasets.sources import Reject, read_json_array_positions
+from chinchilla_datasets.sources import Reject, read_json_array
 from chinchilla_datasets.spans import AMBIGUOUS, OFFSET_CORRECTED, UNGROUNDED
 
 from conftest import build_views
@@ -108,7 +108,7 @@ def test_conll04_bad_indexes_reject_the_record_with_the_reason(tmp_path):
 def test_json_array_reader_keeps_what_precedes_a_fault(tmp_path, data, expected):
     path = tmp_path / "split.json"
     path.write_bytes(data)
-    assert [(n, getattr(r, "reason", r)) for n, r in read_json_array_positions(str(path))] == expected
+    assert [(n, getattr(r, "reason", r)) for n, r in read_json_array(str(path))] == expected
 
 
 # ---------------------------------------------------------------- CASIE
