@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Collection, Iterator
 
+from .corpus import is_pattern, name_matches, natural_key
 from .sources import READ_CHUNK, SourceError
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
@@ -71,30 +72,42 @@ def copy_members(archive: str, names: Collection[str], folder: str, max_bytes: i
     """Copy the regular-file members of ``archive`` named (base name) as one of ``names`` into
     ``folder`` (created, mode 0700), each as ``folder/<name>``; see the module docstring. A name may
     also be a folder's (CASIE's ``annotation/``): the regular files directly inside the shallowest
-    folder of that name are copied into ``folder/<name>/``, under the same caps and skips.
+    folder of that name are copied into ``folder/<name>/``, under the same caps and skips. A name may
+    be a glob pattern (``corpus.is_pattern``: a split of one file per document): every matching
+    member, with the files beside it sharing its stem, is copied and ``files[pattern]`` is the list
+    of the documents' copies in natural order.
     Raises :class:`SourceError` for a damaged archive or a member past ``max_bytes``."""
     label = os.path.basename(archive)
     kind = archive_kind(archive)
     contents = ArchiveContents()
     os.makedirs(folder, mode=0o700, exist_ok=True)
+    patterns = [name for name in names if is_pattern(name)]
     try:
         with _open_archive(archive, kind) as members:
             chosen: dict = {}  # base name -> (depth, member)
             folders: dict = {}  # wanted folder name -> {its path in the archive: [member, ...]}
+            documents: dict = {}  # pattern -> [member, ...]
+            by_stem: dict = {}  # (folder in the archive, file stem) -> [member, ...]: a document's companions
             wanted_notes, other_notes = [], []  # skipped members named as a corpus file come first
             for member in members:
                 parts = member.name.replace("\\", "/").split("/")
                 base = parts[-1]
                 # A regular file directly inside a folder named as a corpus "file" (CASIE's annotation/).
                 folder_name = parts[-2] if len(parts) > 1 and parts[-2] in names and base not in names else None
-                wanted = base in names or folder_name is not None
+                # A document of a split of one file per document (a pattern: Training/*.ann, */*.xml).
+                pattern = next((p for p in patterns if name_matches(p, "/".join(parts))), None)
+                if patterns and member.kind == "file" and _safe(member.name, parts):
+                    by_stem.setdefault(("/".join(parts[:-1]), os.path.splitext(base)[0]), []).append(member)
+                wanted = base in names or folder_name is not None or pattern is not None
                 if member.kind == "dir" or (member.kind == "file" and not wanted):
                     continue
                 notes = wanted_notes if wanted else other_notes
                 if member.kind != "file":
                     notes.append(f"{label}: {member.name}: {member.kind}, skipped (only regular files are read)")
-                elif member.name.startswith(("/", "\\")) or ".." in parts or (len(parts[0]) == 2 and parts[0][1] == ":"):
+                elif not _safe(member.name, parts):
                     notes.append(f"{label}: {member.name}: a path outside the archive, skipped")
+                elif pattern is not None:
+                    documents.setdefault(pattern, []).append(member)
                 elif folder_name is not None:
                     folders.setdefault(folder_name, {}).setdefault("/".join(parts[:-1]), []).append(member)
                 else:
@@ -122,6 +135,23 @@ def copy_members(archive: str, names: Collection[str], folder: str, max_bytes: i
                     base = member.name.replace("\\", "/").split("/")[-1]
                     total += copy_member(member, os.path.join(target_folder, base), label, max_bytes - total)
                 contents.files[name] = target_folder
+            for index, pattern in enumerate(sorted(documents)):
+                # Each document (and the files beside it with its stem: a brat .txt beside its .ann)
+                # goes to .documents/<pattern>/<document>/<its folder's name>/<its name>: single
+                # names, as above; the folder's name is kept (CEC's category).
+                paths = []
+                for number, member in enumerate(sorted(documents[pattern], key=lambda m: natural_key(m.name))):
+                    parts = member.name.replace("\\", "/").split("/")
+                    companions = by_stem.get(("/".join(parts[:-1]), os.path.splitext(parts[-1])[0]), [member])
+                    where = os.path.join(folder, ".documents", str(index), str(number), *parts[-2:-1])
+                    os.makedirs(where, mode=0o700, exist_ok=True)
+                    for companion in companions:
+                        if total + companion.size > max_bytes:
+                            raise SourceError(_too_big(label, companion.name, max_bytes))
+                        base = companion.name.replace("\\", "/").split("/")[-1]
+                        total += copy_member(companion, os.path.join(where, base), label, max_bytes - total)
+                    paths.append(os.path.join(where, parts[-1]))
+                contents.files[pattern] = paths
     except _CORRUPT as err:
         raise SourceError(f"{label}: not a valid {kind} (truncated?): {type(err).__name__}: {err}") from err
     except _ReadError as err:  # (an error writing the copy, e.g. a full disk, is not the archive's: it propagates)
@@ -129,6 +159,11 @@ def copy_members(archive: str, names: Collection[str], folder: str, max_bytes: i
     if len(contents.notes) > MAX_NOTES:
         contents.notes[MAX_NOTES:] = [f"{label}: {len(contents.notes) - MAX_NOTES} more members skipped (links, devices, FIFOs or unsafe names)"]
     return contents
+
+
+def _safe(name: str, parts: list) -> bool:
+    """Whether a member name stays inside the archive: not absolute, no ``..``, no drive letter."""
+    return not (name.startswith(("/", "\\")) or ".." in parts or (len(parts[0]) == 2 and parts[0][1] == ":"))
 
 
 class _ReadError(Exception):

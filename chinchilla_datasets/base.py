@@ -21,7 +21,7 @@ import datasets
 
 from .archives import ARCHIVE_SUFFIXES, DEFAULT_MAX_ARCHIVE_BYTES, copy_members, is_archive
 from .conform import conformer
-from .corpus import Corpus
+from .corpus import Corpus, is_pattern, name_matches, natural_key
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_records
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
 from .sources import Reject, SourceError, short_reason, sniff_encoding
@@ -49,14 +49,25 @@ def find_files(root: str, names: list, open_archive=None) -> dict:
     """Map each wanted file name to a path under ``root``, shallowest first; when files are
     missing, the archives in ``root`` are searched with ``open_archive(path) -> {name: path}``
     (e.g. :meth:`ChinchillaBuilder.archive_files`, which never extracts them).
-    A wanted name may be a folder (CASIE's ``annotation/``: one file per document)."""
+    A wanted name may be a folder (CASIE's ``annotation/``: one file per document).
+    A glob pattern among ``names`` (see :func:`corpus.name_matches`) maps to the list of every
+    matching file, in natural order (:func:`corpus.natural_key`)."""
     found: dict = {}
+    patterns = [name for name in names if is_pattern(name)]
     if os.path.isdir(root):
+        matches: dict = {}
         for dirpath, dirnames, filenames in sorted(os.walk(root), key=lambda w: (w[0].count(os.sep), w[0])):
             dirnames.sort()
             for name in sorted(filenames + dirnames):
                 if name in names and name not in found:
                     found[name] = os.path.join(dirpath, name)
+            for name in filenames if patterns else ():
+                relative = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
+                for pattern in patterns:
+                    if name_matches(pattern, relative):
+                        matches.setdefault(pattern, []).append(relative)
+        for pattern, paths in matches.items():
+            found[pattern] = [os.path.join(root, p) for p in sorted(paths, key=natural_key)]
         if open_archive is not None and len(found) < len(names):
             for name in sorted(os.listdir(root)):
                 if is_archive(name) and os.path.isfile(os.path.join(root, name)):
@@ -138,6 +149,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         self.report: dict = {}
         self.schema_path: Optional[str] = None
         self.source_files: dict = {}  # split -> path of the file read (for provenance)
+        self.document_files: dict = {}  # pattern -> paths of a split of one file per document (provenance)
         self.num_proc = 1
         self.shard_dir: Optional[str] = None  # line shards and their reports, while preparing with num_proc > 1
         self.split_parts: dict = {}  # split -> [path, ...]: its file, or every part present of a joined split
@@ -320,13 +332,19 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         split_files = {}
         for split, candidates in self.corpus.files.items():
             present = [found[name] for name in candidates if name in found]
-            if present:
+            if present and isinstance(present[0], list):  # a pattern: one file per document
+                split_files[split] = present[0]
+                pattern = next(name for name in candidates if name in found)
+                self.document_files[pattern] = present[0]
+            elif present:
                 split_files[split] = present if split in self.corpus.joined_splits else present[:1]
         if not split_files:
             raise FileNotFoundError(self.corpus.missing_message(where))
         # split -> its file; the further parts of a joined split under "<split>:<file name>".
         self.source_files = {}
         for split, paths in split_files.items():
+            if any(paths is documents for documents in self.document_files.values()):
+                continue  # (listed once per pattern, in document_files)
             self.source_files[split] = paths[0]
             for path in paths[1:]:
                 self.source_files[f"{split}:{os.path.basename(path)}"] = path
@@ -351,7 +369,11 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             scratch = tempfile.mkdtemp(prefix=f".{key}-", dir=os.path.dirname(folder))
             try:
                 contents = copy_members(archive, names, scratch, self.max_archive_bytes)
-                files = {name: os.path.basename(path) for name, path in contents.files.items()}
+                # (paths relative to the folder; a pattern's value is the list of its documents)
+                files = {
+                    name: [os.path.relpath(p, scratch) for p in path] if isinstance(path, list) else os.path.relpath(path, scratch)
+                    for name, path in contents.files.items()
+                }
                 with open(os.path.join(scratch, ".contents.json"), "w", encoding="utf-8") as f:
                     json.dump({"files": files, "notes": contents.notes}, f, ensure_ascii=False)
                 shutil.rmtree(folder, ignore_errors=True)
@@ -365,7 +387,10 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         with open(done, encoding="utf-8") as f:
             contents = json.load(f)
         self.archive_notes.extend(n for n in contents["notes"] if n not in self.archive_notes)
-        return {name: os.path.join(folder, base) for name, base in contents["files"].items()}
+        return {
+            name: [os.path.join(folder, p) for p in base] if isinstance(base, list) else os.path.join(folder, base)
+            for name, base in contents["files"].items()
+        }
 
     # ------------------------------------------------------------------ views
     def raw_records(

@@ -29,12 +29,13 @@ import pyarrow as pa
 from . import base, outdir
 from .archives import DEFAULT_MAX_ARCHIVE_BYTES, is_archive
 from .card import write_card
+from .corpus import name_matches
 from .datasets_adapter import in_memory_dataset
 from .dedup import apply_flags
 from .instruct import TRAIN_SPLIT, InstructOptions, InstructRenderer, table_stats
 from .mixtures import MIXTURE, build_mixtures
 from .outputs import PROBLEMS, REPORT_FILE, ConfigOutput, CorpusFailure, CorpusOutput, split_order
-from .parquet_io import arrow_batches, sha256_file, write_split
+from .parquet_io import arrow_batches, sha256_file, sha256_files, write_split
 from .registry import builders, get_builder
 from .schema import INSTRUCT_FEATURES, TASK_COLUMN
 from .sources import SourceError
@@ -53,11 +54,22 @@ def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
     corpus = get_builder(name).corpus
     if not corpus_dir.is_dir():
         return f"{name}: folder {corpus_dir} not found; expected " + ", ".join(corpus.expected_files())
-    split_names = {n for names in corpus.files.values() for n in names}
-    for _, folders, files in os.walk(corpus_dir):
-        if split_names & set(files + folders) or any(f.endswith((".zip", ".tar.gz", ".tgz", ".tar")) for f in files):
+    split_names = [n for names in corpus.files.values() for n in names]
+    for path in relative_files(corpus_dir):
+        folders = path.split("/")[:-1]  # (a name may be a folder's: CASIE's annotation/)
+        if is_archive(path) or any(name_matches(name, path) or name in folders for name in split_names):
             return None
     return corpus.missing_message(str(corpus_dir))
+
+
+def relative_files(folder: Path) -> set:
+    """The files under ``folder`` as ``/``-separated paths relative to it (what ``Corpus.files``
+    names and patterns are matched against)."""
+    return {
+        os.path.relpath(os.path.join(dirpath, f), folder).replace(os.sep, "/")
+        for dirpath, _, files in os.walk(folder)
+        for f in files
+    }
 
 
 def render_instruct(unified: datasets.DatasetDict, schema: dict, options: InstructOptions, num_proc: int = 1, desc: str = "") -> tuple:
@@ -138,6 +150,8 @@ def build_corpus(
         raw_builder, raw = prepared("raw")
         report = {split: dict(counts) for split, counts in raw_builder.report.items()}
         sources = {os.path.basename(p): sha256_file(p) for p in raw_builder.source_files.values()}
+        for pattern, paths in raw_builder.document_files.items():
+            sources[f"{pattern} ({len(paths)} files)"] = sha256_files(paths)
         archive_notes = list(raw_builder.archive_notes)
         schema = None
         if raw:
@@ -284,7 +298,7 @@ def build_collection(
                 log(f"skip {reason}")
                 skipped[name] = reason
             else:
-                present = {f for _, _, files in os.walk(data_root / name) for f in files}
+                present = relative_files(data_root / name)
                 note = get_builder(name).corpus.absent_splits_note(present)
                 if note and not any(is_archive(f) for f in present):
                     log(note)  # (an archive may hold the split: the builder looks inside)

@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import Optional
+
+# Characters that make a name in ``Corpus.files`` a glob pattern (a split of one file per document).
+_GLOB = frozenset("*?[")
+
+
+def is_pattern(name: str) -> bool:
+    """Whether a name of ``Corpus.files`` is a glob pattern of document files (``train_V2_*.json``)."""
+    return not _GLOB.isdisjoint(name)
+
+
+def name_matches(name: str, path: str) -> bool:
+    """Whether the file at ``path`` (relative, ``/``-separated) is the wanted file ``name``: a plain
+    name or a pattern matched against the path's last components (``Training/*.ann`` matches
+    ``relation_extraction/Training/12.ann``)."""
+    wanted, parts = name.split("/"), path.replace("\\", "/").split("/")
+    if len(parts) < len(wanted):
+        return False
+    return all(fnmatch.fnmatchcase(part, want) for part, want in zip(parts[-len(wanted):], wanted))
+
+
+def natural_key(path: str) -> list:
+    """Sort key reading runs of digits as numbers: ``train_V2_2.json`` before ``train_V2_10.json``."""
+    return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", path)]
 
 
 @dataclass(frozen=True)
@@ -13,7 +38,10 @@ class Corpus:
     ``files`` maps a split name to the file names that can hold it, in order of preference
     (several names where the corpus circulates in several formats); for a split in
     ``joined_splits`` they are instead the parts of the split, every one present read in that
-    order (FewFC: train = ``train_base.json`` then ``train_trans.json``). ``urls`` maps the same
+    order (FewFC: train = ``train_base.json`` then ``train_trans.json``). A name may be a glob
+    pattern, optionally with folders (``train_V2_*.json``, ``Training/*.ann``): the split is then
+    every matching file (one document each, in the dataset's folders or archives), read as the
+    parts of a joined split in natural order (numbers numerically, see :func:`natural_key`). ``urls`` maps the same
     file names to public download URLs pinned to a commit; corpora behind a registration
     (LUGE) have none and set ``manual`` instead.
     """
@@ -65,12 +93,13 @@ class Corpus:
         )
 
     def absent_splits_note(self, present: set) -> str:
-        """A line naming the splits none of whose files is in ``present`` (file names), and for a
+        """A line naming the splits none of whose files is in ``present`` (file names, or paths
+        relative to the corpus folder: a pattern with folders needs them), and for a
         corpus behind a registration where to get them; "" when every split is there."""
         absent = [
             f"{split} ({' or '.join(names)})"
             for split, names in self.files.items()
-            if not any(name in present for name in names)
+            if not any(name_matches(name, path) for name in names for path in present)
         ]
         if not absent:
             return ""

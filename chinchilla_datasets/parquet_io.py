@@ -49,6 +49,15 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
+def sha256_files(paths: list) -> str:
+    """One digest of several files (a split of one file per document): SHA-256 over each file's
+    name and SHA-256, in the given order."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{os.path.basename(path)}\t{sha256_file(path)}\n".encode("utf-8"))
+    return digest.hexdigest()
+
+
 def write_split(ds: datasets.Dataset, out: Path, config: str, split: str) -> dict:
     """Write one split as Parquet files named by their content hashes (several past ``SHARD_ROWS``
     rows); return its card entry ``{"paths", "num_examples", "num_bytes"}``.

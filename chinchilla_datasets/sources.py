@@ -26,6 +26,8 @@ import orjson
 # A line longer than this is rejected unread (the longest real record, a DuEE-fin document, is
 # well under 1 MiB); memory while reading stays at about this plus READ_CHUNK.
 MAX_LINE_BYTES = 16 << 20
+# A file read whole as one document (brat, XML) may be at most this large.
+MAX_DOCUMENT_BYTES = 64 << 20
 READ_CHUNK = 1 << 20
 # A rejection reason longer than this is cut (with its length noted): a reason quoting a 50 MB
 # token must not make a 50 MB build report.
@@ -169,6 +171,31 @@ def read_lines(path: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tupl
                 yield line_no, line.rstrip("\r\n")
     except OSError as err:
         raise SourceError(f"{os.path.basename(path)}: cannot read: {err.strerror or err}") from err
+
+
+def read_document(path: str, max_bytes: int = MAX_DOCUMENT_BYTES):
+    """The whole text of a one-document file (brat ``.txt``/``.ann``, an XML file), decoded like
+    :func:`read_lines` (the encoding :func:`sniff_encoding` finds, its BOM dropped) with its line
+    endings kept, since the document's offsets count them; or a :class:`Reject` naming the first
+    undecodable line, or a file over ``max_bytes`` (not read). Raises :class:`SourceError` when the
+    file cannot be read."""
+    try:
+        if os.path.getsize(path) > max_bytes:
+            return Reject(f"line 1: document larger than {max_bytes} bytes (the limit): not read")
+        encoding = sniff_encoding(path)
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise SourceError(f"{os.path.basename(path)}: cannot read: {err.strerror or err}") from err
+    for bom in (BOMS.get(encoding), codecs.BOM_UTF8):
+        if bom and data.startswith(bom):
+            data = data[len(bom):]
+            break
+    try:
+        return data.decode(encoding.replace("-sig", ""))
+    except UnicodeDecodeError as err:
+        line_no = data.count("\n".encode(encoding.replace("-sig", "")), 0, err.start) + 1
+        return Reject(f"line {line_no}: not valid {encoding}: {err.reason} at byte {err.start}")
 
 
 def read_nonblank_lines(path: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple]:

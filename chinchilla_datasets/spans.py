@@ -104,19 +104,20 @@ def entity(text: str, type_: str, mention: str, start: Optional[int] = None, fla
 def decode_tags(tags: list) -> list:
     """Decode BIO / BIOES / BMES tag sequences into ``(type, start, end)`` spans (end exclusive).
 
-    ``B-`` opens, ``I-``/``M-`` continue, ``E-`` closes, ``S-`` is a one-token span. An ``I-``/``M-``/``E-``
+    ``B-`` opens, ``I-``/``M-`` continue, ``E-`` closes, ``S-`` is a one-token span (the prefix may
+    be joined by ``_`` too: ``B_Person``, see :func:`split_tag`). An ``I-``/``M-``/``E-``
     without an open span of the same type starts a new one (the usual lenient decoding).
     """
     spans = []
     cur_type, cur_start = None, None
     for i, tag in enumerate(tags):
-        if tag in ("O", "o", "") or "-" not in tag:
+        parts = split_tag(tag)
+        if parts is None:
             if cur_type is not None:
                 spans.append((cur_type, cur_start, i))
             cur_type = None
             continue
-        prefix, _, label = tag.partition("-")
-        prefix = prefix.upper()
+        prefix, label = parts
         if prefix == "S":
             if cur_type is not None:
                 spans.append((cur_type, cur_start, i))
@@ -136,3 +137,16 @@ def decode_tags(tags: list) -> list:
     if cur_type is not None:
         spans.append((cur_type, cur_start, len(tags)))
     return spans
+
+
+def split_tag(tag: str):
+    """``(PREFIX, type)`` of a tag (``B-PER``, ``S-HC``, ``B_Person``: the prefix is what stands
+    before the first ``-``, or before the first ``_`` when there is no ``-``), or None for ``O``
+    and anything without a prefix."""
+    if tag in ("O", "o", ""):
+        return None
+    separator = "-" if "-" in tag else "_"
+    prefix, found, label = tag.partition(separator)
+    if not found:
+        return None
+    return prefix.upper(), label

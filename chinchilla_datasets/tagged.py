@@ -1,7 +1,9 @@
 """Tagged NER corpora: sentences as ``tokens`` + ``ner_tags``, the Hub token-classification convention.
 
-MSRA, Weibo, Resume, People's Daily and the BMES files derived from BosonNLP all tag one
-character per line (``char<sep>tag``, a blank line between sentences) with BIO or BMES tags.
+MSRA, Weibo, Resume, People's Daily, E-commerce NER and the BMES files derived from BosonNLP all
+tag one character per line (``char<sep>tag``, a blank line between sentences) with BIO, BMES or
+BIEOS tags (BIEOS = BIOES: ``B-`` begin, ``I-`` inside, ``E-`` end, ``S-`` single, ``O``; one
+decoder, :func:`spans.decode_tags`, reads all three).
 Their raw view is ``{"id", "tokens", "ner_tags"}`` with ``ner_tags`` a ``ClassLabel`` over the
 corpus's own tag set (see :func:`tag_names`); the unified view joins the tokens into ``text``
 and decodes the tags (:func:`spans.decode_tags`) into entities with character offsets. A token
@@ -21,7 +23,7 @@ import datasets
 
 from .base import ChinchillaBuilder, unified_record
 from .sources import Reject, read_blocks
-from .spans import decode_tags
+from .spans import decode_tags, split_tag
 
 OUTSIDE = "O"
 # Flag of a record whose tags continue a span that is not open (``O I-PER``, ``B-PER I-LOC``);
@@ -30,12 +32,14 @@ ILL_FORMED_TAGS = "ill_formed_tags"
 BIO = ("B", "I")
 BMES = ("B", "M", "E", "S")
 BIOES = ("B", "I", "E", "S")
+BIEOS = BIOES  # the same scheme, under the name E-commerce NER's files (``*.bieos``) use
 
 
-def tag_names(types: Iterable[str], prefixes: Sequence[str] = BIO) -> list:
+def tag_names(types: Iterable[str], prefixes: Sequence[str] = BIO, joiner: str = "-") -> list:
     """The ClassLabel names of a tag set, in a documented order: ``O``, then for each entity type
-    (in the given order) its prefixed tags, e.g. ``O, B-PER, I-PER, B-LOC, I-LOC``."""
-    return [OUTSIDE] + [f"{prefix}-{type_}" for type_ in types for prefix in prefixes]
+    (in the given order) its prefixed tags, e.g. ``O, B-PER, I-PER, B-LOC, I-LOC`` (``joiner`` "_"
+    for files tagged ``B_Person``)."""
+    return [OUTSIDE] + [f"{prefix}{joiner}{type_}" for type_ in types for prefix in prefixes]
 
 
 def tagged_features(names: Sequence[str]) -> datasets.Features:
@@ -124,14 +128,14 @@ def tagged_entities(tokens: Sequence[str], tags: Sequence, names: Optional[Seque
 
 def ill_formed(tags: Sequence[str]) -> bool:
     """Whether an ``I-``/``M-``/``E-`` tag follows anything but ``B-``/``I-``/``M-`` of its type."""
-    previous = OUTSIDE
+    previous = None
     for tag in tags:
-        prefix, _, type_ = tag.partition("-")
-        if prefix.upper() in ("I", "M", "E"):
-            open_prefix, _, open_type = previous.partition("-")
-            if open_type != type_ or open_prefix.upper() not in ("B", "I", "M"):
+        prefix, type_ = split_tag(tag) or ("O", None)
+        if prefix in ("I", "M", "E"):
+            open_prefix, open_type = previous or ("O", None)
+            if open_type != type_ or open_prefix not in ("B", "I", "M"):
                 return True
-        previous = tag
+        previous = split_tag(tag)
     return False
 
 
