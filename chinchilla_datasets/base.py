@@ -31,6 +31,12 @@ from .sources import Reject, SourceError, short_reason, sniff_encoding
 SHARD_MIN_BYTES = 8 << 20
 
 
+class LeftOut(Exception):
+    """Raised by ``to_unified`` for a valid raw record that has no place in the unified and instruct
+    views (a translation that failed): counted in the report under ``unified_left_out`` with the
+    reason, never dropped silently."""
+
+
 @dataclass
 class ChinchillaConfig(datasets.BuilderConfig):
     """A view of a corpus: ``raw``, ``unified`` or ``instruct``."""
@@ -115,6 +121,10 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
     # One source line is one record (JSON Lines, one sentence per line): a file can be cut into
     # line shards between any two lines and built in parallel (``num_proc``).
     one_record_per_line: bool = False
+    # Unified records carrying any of these flags are kept in the unified view but left out of the
+    # instruct view (translations with a span left unplaced: a row that misses a gold mention
+    # teaches the model to miss it); counted per flag under ``instruct_left_out``.
+    instruct_excluded_flags: frozenset = frozenset()
     # Cap on each archive member copied and on an archive's copied total (``--max-archive-bytes``).
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     # What a record's ``line`` (in the report and its id) counts: ``line``, the line of its file it
@@ -423,9 +433,13 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         # (several calls per split add up: the line shards, or the parts of a joined split)
         report.setdefault("unified", 0)
         report.setdefault("unified_rejected", [])
+        report.setdefault("unified_left_out", [])
         for line_no, raw in raws:
             try:
                 record = self.to_unified(raw)
+            except LeftOut as reason:
+                report["unified_left_out"].append({"file": os.path.basename(source or path), "line": line_no - key_offset, "reason": str(reason)})
+                continue
             except (KeyError, TypeError, ValueError, IndexError) as err:
                 report["unified_rejected"].append(
                     {
@@ -447,6 +461,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         schema = self.label_schema()
         stats = self.instruct_stats(parts or (source or path,), split, schema)  # statistics of the whole split
         records = (record for _, record in self.unified_records(path, split, offset, source, key_offset))
+        if self.instruct_excluded_flags:
+            records = (r for r in records if not self.instruct_excluded_flags.intersection(r["flags"]))
         options = self.config.options.in_language(self.corpus.language)  # English corpora: English templates
         for row in render_records(records, split, schema, options, stats):
             yield row["id"], row
@@ -461,6 +477,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             for part, key_offset in part_offsets(parts)
             for _, record in self.unified_records(part, split, key_offset=key_offset)
         )
+        if self.instruct_excluded_flags:
+            records = (r for r in records if not self.instruct_excluded_flags.intersection(r["flags"]))
         stats = corpus_stats(records, schema, self.config.options)
         self.report.pop(split, None)  # the pre-pass must not count the split twice
         return stats

@@ -368,6 +368,7 @@ def card_body(results: list, skipped: dict, stats: dict, excluded: tuple, repo_i
         _intro(results, repo_id),
         _excluded(excluded),
         _corpora(results, skipped, published=repo_id is not None),
+        _translations(results),
         _statistics(results, stats),
         _examples(results, stats),
         _templates(stats),
@@ -444,8 +445,9 @@ def _corpora(results: list, skipped: dict, published: bool) -> str:
             continue
         raw = result.configs[0]
         sizes = ", ".join(f"{s} {e['num_examples']:,}" for s, e in raw.splits.items())
+        translated = f"; **translated** from `{corpus.translated_from}` by {_models(result)}" if corpus.translated_from else ""
         lines.append(
-            f"| `{corpus.name}` ({_cell(corpus.title)}) | {corpus.task} | {_cell(corpus.domain)} | {sizes} "
+            f"| `{corpus.name}` ({_cell(corpus.title)}{translated}) | {corpus.task} | {_cell(corpus.domain)} | {sizes} "
             f"| {_cell(corpus.license)} | {'yes' if corpus.redistributable else 'no'} | {corpus.homepage} "
             f"| [{_citation_key(corpus.citation)}](#citations) |"
         )
@@ -462,6 +464,43 @@ def _corpora(results: list, skipped: dict, published: bool) -> str:
     elif skipped:
         lines += ["", "Not in this build (no source files given, or not readable):", ""]
         lines += [f"- {reason}" for reason in skipped.values()]
+    return "\n".join(lines)
+
+
+def _models(result: CorpusOutput) -> str:
+    """The translation models named in a translated corpus's files (``translated_by`` in its report)."""
+    models = sorted({m for counts in result.report.values() for m in counts.get("translated_by", [])})
+    return ", ".join(f"`{m}`" for m in models) or "an unnamed model"
+
+
+def _translations(results: list) -> str:
+    """Which configs are machine translations, of what, by which model, and how their spans fared."""
+    translated = [(r, c) for r in results for c in [corpus_of(r)] if c is not None and c.translated_from]
+    if not translated:
+        return ""
+    lines = [
+        "## Translated corpora",
+        "",
+        "These configs are machine translations of English corpora (`chinchilla translate`): every span was "
+        "wrapped in a numbered tag, translated with the sentence and projected onto the Chinese text. "
+        "`projected_by_search`: a span placed by finding its mention's translation once in the text; "
+        "`projection_failed`: a span left with null offsets (in `_unified`, left out of `_instruct`); "
+        "`translation_failed`: no translation (raw view only). Each keeps the license of its English source.",
+        "",
+        "| config | source (license) | model | split | records | translation_failed | projection_failed | projected_by_search |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for result, corpus in translated:
+        source = registered_builder(corpus.translated_from)
+        license_ = source.corpus.license if source else corpus.license
+        order = list(result.configs[0].splits)  # the raw config's, as built (the report file is sorted)
+        for split in sorted(result.report, key=lambda s: (order.index(s) if s in order else len(order), s)):
+            counts = result.report[split]
+            lines.append(
+                f"| `{corpus.name}` | `{corpus.translated_from}` ({_cell(license_)}) | {_models(result)} | {split} "
+                f"| {counts['read']} | {counts.get('translation_failed', 0)} | {counts.get('projection_failed', 0)} "
+                f"| {counts.get('projected_by_search', 0)} |"
+            )
     return "\n".join(lines)
 
 

@@ -163,7 +163,9 @@ def cmd_download(args) -> int:
 
     from .download import download_all
 
-    corpora = [builders()[name].corpus for name in (args.corpus or builders())]
+    # By default every corpus with a source to fetch (the translations <corpus>_zh are made by translate).
+    names = args.corpus or [name for name, cls in builders().items() if not cls.corpus.translated_from]
+    corpora = [builders()[name].corpus for name in names]
     summary = download_all(corpora, Path(args.data_dir), progress=not args.quiet)
     print(
         f"{len(summary['downloaded'])} corpora downloaded or verified in {args.data_dir}, "
@@ -224,6 +226,26 @@ def run(func, args) -> int:
             raise
         print(f"{name}: unexpected {type(err).__name__}: {_message(err)} (rerun with --debug for the traceback, and report it)", file=sys.stderr)
         return 1
+
+
+def cmd_translate(args) -> int:
+    from .llm import LLMError
+    from .translate import translate_corpus
+
+    try:
+        result = translate_corpus(
+            args.data_dir, args.corpus, args.endpoint, args.model,
+            splits=args.split, out=args.out, api_key_env=args.api_key_env, concurrency=args.concurrency,
+            cache_path=args.cache, limit=args.limit, timeout=args.timeout, max_retries=args.max_retries,
+            progress=not args.no_progress,
+        )
+    except (LLMError, FileNotFoundError, KeyError, ValueError) as err:
+        return _fail(args, err)
+    failed = sum(c["translation_failed"] for c in result["splits"].values())
+    print(f"wrote {result['out']} ({result['requests_sent']} requests sent)")
+    if failed:
+        print(f"{failed} records flagged translation_failed: run the same command again to retry them")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -306,6 +328,23 @@ def main(argv=None) -> int:
     export.add_argument("--format", required=True, choices=["alpaca", "sharegpt", "openai"])
     export.add_argument("--out", default="export", help="folder for the file (and dataset_info.json)")
     export.set_defaults(func=cmd_export)
+
+    translate = sub.add_parser("translate", help="translate an English corpus into Chinese with an OpenAI-compatible endpoint")
+    translate.add_argument("--data-dir", required=True, help="folder with one sub-folder per corpus (RAW)")
+    translate.add_argument("--corpus", required=True, help="the English corpus to translate, e.g. conll04")
+    translate.add_argument("--split", nargs="+", help="splits to translate (default: every labelled split)")
+    translate.add_argument("--endpoint", required=True, help="base URL of the API, e.g. http://localhost:8000/v1")
+    translate.add_argument("--model", required=True, help="model name as the endpoint serves it")
+    translate.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                           help="environment variable holding the API key (default OPENAI_API_KEY; unset is fine for local vLLM)")
+    translate.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    translate.add_argument("--cache", help="SQLite answer cache (default: TDIR/<corpus>_zh/translate_cache.sqlite)")
+    translate.add_argument("--limit", type=int, help="translate at most this many records per split")
+    translate.add_argument("--out", help="TDIR: writes TDIR/<corpus>_zh/<split>.jsonl (default: the data dir)")
+    translate.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    translate.add_argument("--max-retries", type=int, default=4, help="retries of a request on 429/5xx/timeouts (default 4)")
+    translate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    translate.set_defaults(func=cmd_translate)
     args = parser.parse_args(argv)
     return run(args.func, args)
 

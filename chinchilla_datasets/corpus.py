@@ -76,6 +76,8 @@ class Corpus:
     # Whether the source's stated license lets us republish the built rows; False unless it says so.
     redistributable: bool = False
     quirks: tuple = ()
+    # A machine translation (``chinchilla translate``): the name of the source corpus it was translated from.
+    translated_from: Optional[str] = None
 
     def expected_files(self) -> list:
         names = [n for split_names in self.files.values() for n in split_names]

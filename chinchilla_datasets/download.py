@@ -167,6 +167,9 @@ def download_all(corpora: list, raw: Path, progress: bool = True, log: Callable[
     summary: dict = {"downloaded": [], "manual": [], "failed": {}}
     with httpx.Client(follow_redirects=True, timeout=TIMEOUT) as client:
         for corpus in corpora:
+            if corpus.translated_from:  # made here, from its English source: nothing to fetch
+                log(f"{corpus.name}: made by `chinchilla translate --corpus {corpus.translated_from}`, not downloaded")
+                continue
             if not corpus.urls:
                 log(registration_message(corpus, raw))
                 summary["manual"].append(corpus.name)

@@ -879,6 +879,10 @@ def wrong_format_files(name: str) -> list:
     own_json = any(is_json_lines(f.data) for f in fixture_files(name) if is_labelled(name, f))
     donors = []
     for other in NAMES:
+        # Not the translations (<corpus>_zh): their lines are unified records, and one with no entity
+        # (casie_zh's) is a well-formed record of CMeEE's shape (text + entities), not another format.
+        if builders()[other].corpus.translated_from:
+            continue
         for f in fixture_files(other):
             if other != name and is_json_lines(f.data) != own_json and f.data not in donors:
                 donors.append(f.data)
