@@ -36,32 +36,41 @@ def cmd_build(args) -> int:
     return 0
 
 
+def _error_text(err: Exception) -> str:
+    """An exception as one line (a KeyError's message without the quotes ``str()`` adds)."""
+    return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+
+
 def cmd_score(args) -> int:
     import json
 
-    from .export import iter_split
-    from .score import format_table, read_predictions, score_rows
+    from .formats import instruct_rows
+    from .score import align_llamafactory, format_table, is_llamafactory, read_predictions, score_rows
 
     try:
-        predictions = read_predictions(args.predictions)
-        result = score_rows(iter_split(args.data, args.config, args.split), predictions)
+        rows = list(instruct_rows(args.data, args.config, args.split))
+        if is_llamafactory(args.predictions):
+            predictions = align_llamafactory(args.predictions, rows)
+        else:
+            predictions = read_predictions(args.predictions)
+        result = score_rows(rows, predictions, match_mode=args.match_mode)
     except (KeyError, ValueError, FileNotFoundError) as err:
-        print(f"chinchilla score: {err}", file=sys.stderr)
+        print(f"chinchilla score: {_error_text(err)}", file=sys.stderr)
         return 2
     print(json.dumps(result, ensure_ascii=False) if args.json else format_table(result))
     return 0
 
 
 def cmd_export(args) -> int:
-    from .export import iter_split
-    from .formats import write_rows
+    from .formats import instruct_rows, write_rows
 
     try:
-        path = write_rows(iter_split(args.data, args.config, args.split), args.out, f"{args.config}.{args.split}", args.format)
-    except (KeyError, FileNotFoundError) as err:
-        print(f"chinchilla export: {err}", file=sys.stderr)
+        path, written, skipped = write_rows(instruct_rows(args.data, args.config, args.split), args.out, args.config, args.split, args.format)
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        print(f"chinchilla export: {_error_text(err)}", file=sys.stderr)
         return 2
-    print(f"wrote {path}")
+    note = f"; left out {skipped} EET/EEA training rows (no IEPile shape for them here)" if skipped else ""
+    print(f"wrote {path} ({written} rows{note}) and its entry in {path.parent / 'dataset_info.json'}")
     return 0
 
 
@@ -109,18 +118,28 @@ def cmd_audit(args) -> int:
     return 0 if all(a["balanced"] for a in result["accounting"]) else 1
 
 
+class Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Help texts that show each option's default (not for flags, options without one, or help
+    texts that already say it)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__)
+    parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__, formatter_class=Help)
     sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="build the multi-config dataset folder")
+    build = sub.add_parser("build", help="build the multi-config dataset folder", formatter_class=Help)
     build.add_argument("--data-dir", help="folder with one sub-folder per corpus (default: the bundled fixtures)")
     build.add_argument("--out", default="chinchilla", help="output folder; name it 'chinchilla' to load it by that name")
     build.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to build (default: all)")
-    build.add_argument("--num-proc", type=int, default=1, help="corpora built in parallel")
+    build.add_argument("--num-proc", type=int, default=1, help="worker processes: corpora built in parallel, large files cut into shards")
     build.add_argument("--near-duplicates", action="store_true", help="also flag near-duplicate texts (MinHash-LSH)")
     build.add_argument("--drop-leaks", action="store_true", help="drop training rows whose text is in a validation/test split")
     build.set_defaults(func=cmd_build)
-    push = sub.add_parser("push", help="publish a built folder to the HuggingFace Hub in one commit")
+    push = sub.add_parser("push", help="publish a built folder to the HuggingFace Hub in one commit", formatter_class=Help)
     push.add_argument("out", help="the built folder (chinchilla build --out)")
     push.add_argument("--repo-id", required=True, help="dataset repository, ORG/NAME")
     push.add_argument("--private", action="store_true", help="create the repository private (if it does not exist)")
@@ -135,25 +154,36 @@ def main(argv=None) -> int:
     push.add_argument("--token", help="Hub token (default: the token of `hf auth login` or HF_TOKEN)")
     push.set_defaults(func=cmd_push)
 
-    audit = sub.add_parser("audit", help="check a built folder: accounting, spans, duplicates and leakage")
+    audit = sub.add_parser("audit", help="check a built folder: accounting, spans, duplicates and leakage", formatter_class=Help)
     audit.add_argument("out", help="a built folder")
-    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     audit.set_defaults(func=cmd_audit)
 
-    score = sub.add_parser("score", help="score predictions against an instruct split")
-    score.add_argument("--predictions", required=True, help='JSON Lines {"id": row id, "output": answer}')
+    score = sub.add_parser("score", help="score predictions against an instruct split", formatter_class=Help)
+    score.add_argument(
+        "--predictions", required=True,
+        help='JSON Lines, either {"id": row id, "output": answer} (chinchilla predict) or LLaMA-Factory\'s '
+        "generated_predictions.jsonl (prompt/predict/label, in the order of the exported eval file)",
+    )
     score.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
     score.add_argument("--config", required=True, help="an instruct config, e.g. duee_instruct")
-    score.add_argument("--split", default="validation")
-    score.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    score.add_argument("--split", default="validation", help="the split the predictions answer")
+    score.add_argument(
+        "--match-mode", choices=["set", "normal"], default="set",
+        help="as IEPile's evaluator: set counts each distinct tuple of a record once; normal counts repeated tuples",
+    )
+    score.add_argument("--json", action="store_true", help="print one JSON object (overall, per task, corpus, type and corpus-type) instead of a table")
     score.set_defaults(func=cmd_score)
 
-    export = sub.add_parser("export", help="write an instruct split for trainers (LLaMA-Factory, OpenAI)")
-    export.add_argument("--data", required=True, help="a built folder")
-    export.add_argument("--config", required=True)
-    export.add_argument("--split", default="train")
-    export.add_argument("--format", required=True, choices=["alpaca", "sharegpt", "openai"])
-    export.add_argument("--out", default="export", help="folder for the file (and dataset_info.json)")
+    export = sub.add_parser("export", help="write an instruct split for trainers (LLaMA-Factory, OpenAI, IEPile)", formatter_class=Help)
+    export.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
+    export.add_argument("--config", required=True, help="an instruct config, e.g. duie_instruct or all_instruct")
+    export.add_argument("--split", default="train", help="the split to write")
+    export.add_argument(
+        "--format", required=True, choices=["alpaca", "sharegpt", "openai", "iepile"],
+        help="alpaca/sharegpt: LLaMA-Factory; openai: OpenAI chat fine-tuning (LLaMA-Factory reads it too); iepile: IEPile's instruction format",
+    )
+    export.add_argument("--out", default="export", help="folder for <config>.<split>.<format>.jsonl and dataset_info.json (entry <config>.<split>.<format>)")
     export.set_defaults(func=cmd_export)
     args = parser.parse_args(argv)
     return args.func(args)
