@@ -40,13 +40,14 @@ class ChinchillaConfig(datasets.BuilderConfig):
 
 def find_files(root: str, names: list, extract=None) -> dict:
     """Map each wanted file name to a path under ``root``, shallowest first; archives in ``root``
-    are extracted (with ``extract``, e.g. ``dl_manager.extract``) and searched when files are missing."""
+    are extracted (with ``extract``, e.g. ``dl_manager.extract``) and searched when files are missing.
+    A wanted name may be a folder (CASIE's ``annotation/``: one file per document)."""
     found: dict = {}
 
     def walk(top: str) -> None:
         for dirpath, dirnames, filenames in sorted(os.walk(top), key=lambda w: (w[0].count(os.sep), w[0])):
             dirnames.sort()
-            for name in sorted(filenames):
+            for name in sorted(filenames + dirnames):
                 if name in names and name not in found:
                     found[name] = os.path.join(dirpath, name)
 

@@ -29,8 +29,13 @@ class Corpus:
     urls: dict = field(default_factory=dict)  # file name -> pinned URL
     manual: bool = False
     unlabelled_splits: frozenset = frozenset()  # raw view only
-    # Source label -> readable Chinese name for the instructions (identity for Chinese labels).
+    # Language of the text and of the instruction templates (``zh``, ``en``): English corpora are the
+    # sources of the translation stage and are left out of the Chinese mixtures (``all_*``).
+    language: str = "zh"
+    # Source label -> readable name in the corpus's language for the instructions (identity for Chinese labels).
     labels: dict = field(default_factory=dict)
+    # English corpora: source label -> readable Chinese name, for the instructions of their translations.
+    labels_zh: dict = field(default_factory=dict)
     # Whether the source's stated license lets us republish the built rows; False unless it says so.
     redistributable: bool = False
     quirks: tuple = ()

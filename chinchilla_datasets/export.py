@@ -79,7 +79,16 @@ class CorpusOutput:
 
 
 def sha256_file(path: str) -> str:
+    """The SHA-256 of a file; of a folder (one file per document, CASIE), of its files' relative
+    paths and contents in sorted order."""
     digest = hashlib.sha256()
+    if os.path.isdir(path):
+        for dirpath, dirnames, filenames in sorted(os.walk(path)):
+            dirnames.sort()
+            for name in sorted(filenames):
+                file_path = os.path.join(dirpath, name)
+                digest.update(os.path.relpath(file_path, path).encode() + b"\0" + bytes.fromhex(sha256_file(file_path)))
+        return digest.hexdigest()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
@@ -262,8 +271,8 @@ def corpus_ready(name: str, corpus_dir: Path) -> Optional[str]:
     if not corpus_dir.is_dir():
         return f"{name}: folder {corpus_dir} not found; expected " + ", ".join(corpus.expected_files())
     split_names = {n for names in corpus.files.values() for n in names}
-    for _, _, files in os.walk(corpus_dir):
-        if split_names & set(files) or any(f.endswith((".zip", ".tar.gz", ".tgz", ".tar")) for f in files):
+    for _, folders, files in os.walk(corpus_dir):
+        if split_names & set(files + folders) or any(f.endswith((".zip", ".tar.gz", ".tgz", ".tar")) for f in files):
             return None
     return corpus.missing_message(str(corpus_dir))
 

@@ -89,6 +89,31 @@ def read_json_lines(path: str) -> Iterator[tuple]:
         yield line_no, record
 
 
+def read_json_array(path: str) -> Iterator[tuple]:
+    """Yield ``(record_no, dict)`` (1-based position in the array) or ``(record_no, Reject)`` for a
+    file holding ONE JSON array of objects (SpERT-style splits, often on a single line, so the
+    record's position, not the line, locates it). A file that is not a JSON array is one Reject."""
+    encoding = sniff_encoding(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        records = orjson.loads(data.decode(encoding))
+    except UnicodeDecodeError as err:
+        yield 1, Reject(f"not valid {encoding}: {err.reason} at byte {err.start}")
+        return
+    except orjson.JSONDecodeError as err:
+        yield 1, Reject(f"not a JSON array: invalid JSON: {err}")
+        return
+    if not isinstance(records, list):
+        yield 1, Reject(f"expected a JSON array of records, got a {type(records).__name__}")
+        return
+    for record_no, record in enumerate(records, 1):
+        if isinstance(record, dict):
+            yield record_no, record
+        else:
+            yield record_no, Reject(f"record {record_no}: expected a JSON object, got {type(record).__name__}")
+
+
 def read_blocks(path: str) -> Iterator[tuple]:
     """Yield ``(first_line_no, [line, ...])`` for blank-line separated blocks (CoNLL style), or
     ``(first_line_no, Reject)`` for a block holding a line that cannot be decoded: the block is

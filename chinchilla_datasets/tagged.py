@@ -102,18 +102,22 @@ def tag_strings(tags: Sequence, names: Optional[Sequence[str]] = None) -> list:
     return [names[t] if isinstance(t, int) else t for t in tags]
 
 
-def tagged_entities(tokens: Sequence[str], tags: Sequence, names: Optional[Sequence[str]] = None) -> tuple:
-    """``(text, entities)``: the joined tokens and the decoded spans as unified entities
+def tagged_entities(tokens: Sequence[str], tags: Sequence, names: Optional[Sequence[str]] = None, joiner: str = "") -> tuple:
+    """``(text, entities)``: the tokens joined by ``joiner`` (``""`` for character-tagged Chinese,
+    ``" "`` for word-tagged English) and the decoded spans as unified entities
     ``{"type", "text", "start", "end"}`` (character offsets, end exclusive; type without the
     B-/I- prefix). ``tags`` may be ClassLabel ids when ``names`` is given."""
     tags = tag_strings(tags, names)
-    offsets = [0]
+    starts, ends, position = [], [], 0
     for token in tokens:
-        offsets.append(offsets[-1] + len(token))
-    text = "".join(tokens)
+        starts.append(position)
+        position += len(token)
+        ends.append(position)
+        position += len(joiner)
+    text = joiner.join(tokens)
     entities = []
     for type_, first, last in decode_tags(tags):
-        start, end = offsets[first], offsets[last]
+        start, end = starts[first], ends[last - 1]
         entities.append({"type": type_, "text": text[start:end], "start": start, "end": end})
     return text, entities
 
@@ -131,11 +135,11 @@ def ill_formed(tags: Sequence[str]) -> bool:
     return False
 
 
-def tagged_to_unified(raw: dict, names: Optional[Sequence[str]] = None) -> dict:
+def tagged_to_unified(raw: dict, names: Optional[Sequence[str]] = None, joiner: str = "") -> dict:
     """A unified record from a raw ``{"tokens", "ner_tags"}`` record (flagged ``ill_formed_tags``
-    when the tag sequence had to be repaired)."""
+    when the tag sequence had to be repaired); tokens joined by ``joiner``."""
     tags = tag_strings(raw["ner_tags"], names)
-    text, entities = tagged_entities(raw["tokens"], tags)
+    text, entities = tagged_entities(raw["tokens"], tags, joiner=joiner)
     return unified_record(text, entities=entities, flags=[ILL_FORMED_TAGS] if ill_formed(tags) else [])
 
 
@@ -145,6 +149,7 @@ class TaggedNERBuilder(ChinchillaBuilder):
     Record ids are the 0-based sentence number in the file (rejected sentences keep their number)."""
 
     separator: Optional[str] = None  # between token and tag; None = any whitespace
+    joiner: str = ""  # between tokens in the unified text: "" for characters, " " for words
     label_keys = frozenset({"ner_tags"})
 
     @property
@@ -165,4 +170,4 @@ class TaggedNERBuilder(ChinchillaBuilder):
             yield line_no, tagged_record(str(index), tokens, tags, names)
 
     def to_unified(self, raw):
-        return tagged_to_unified(raw, self.tag_names)
+        return tagged_to_unified(raw, self.tag_names, self.joiner)
