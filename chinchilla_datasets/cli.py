@@ -74,6 +74,29 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from .formats import instruct_rows
+    from .llm import LLMError
+    from .predict import run_predict
+
+    if args.concurrency < 1 or (args.limit is not None and args.limit < 0):
+        print("chinchilla predict: --concurrency must be at least 1 and --limit at least 0", file=sys.stderr)
+        return 2
+    try:
+        rows = instruct_rows(args.data, args.config, args.split)
+        report = run_predict(
+            rows, args.out, args.endpoint, args.model, concurrency=args.concurrency, limit=args.limit,
+            api_key_env=args.api_key_env, timeout=args.timeout, max_retries=args.max_retries,
+        )
+    except (KeyError, ValueError, FileNotFoundError, LLMError) as err:
+        print(f"chinchilla predict: {_error_text(err)}", file=sys.stderr)
+        return 2
+    print(f"{report.describe(args.out)}; wrote {args.out}")
+    if report.asked or report.already:
+        print(f"score it: chinchilla score --predictions {args.out} --data {args.data} --config {args.config} --split {args.split}")
+    return 1 if report.failed else 0
+
+
 def cmd_push(args) -> int:
     from .publish import NothingToPublish, plan_release, push_release
 
@@ -185,6 +208,25 @@ def main(argv=None) -> int:
     )
     export.add_argument("--out", default="export", help="folder for <config>.<split>.<format>.jsonl and dataset_info.json (entry <config>.<split>.<format>)")
     export.set_defaults(func=cmd_export)
+
+    predict = sub.add_parser(
+        "predict", help="ask an OpenAI-compatible endpoint (vLLM, SGLang, a hosted API) to answer an instruct split", formatter_class=Help
+    )
+    predict.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
+    predict.add_argument("--config", required=True, help="an instruct config, e.g. duee_instruct")
+    predict.add_argument("--split", default="validation", help="the split to answer")
+    predict.add_argument("--endpoint", required=True, help="the API's base URL, e.g. http://localhost:8000/v1 (POST <endpoint>/chat/completions)")
+    predict.add_argument("--model", required=True, help="the model name the endpoint serves")
+    predict.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    predict.add_argument("--limit", type=int, help="answer only the first N scored rows of the split (default: all)")
+    predict.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key (unset is fine for a local server)")
+    predict.add_argument("--timeout", type=float, default=120.0, help="seconds per request before it is retried")
+    predict.add_argument("--max-retries", type=int, default=4, help="retries per request (429, 5xx, timeouts, broken bodies), with backoff")
+    predict.add_argument(
+        "--out", default="predictions.jsonl",
+        help='JSON Lines {"id", "output"}, appended as answers arrive; rows it already answers are not asked again',
+    )
+    predict.set_defaults(func=cmd_predict)
     args = parser.parse_args(argv)
     return args.func(args)
 
