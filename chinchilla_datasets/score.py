@@ -5,7 +5,8 @@ Predictions (``read_predictions``) are JSON Lines in one of two shapes:
 - LLaMA-Factory's ``generated_predictions.jsonl``: ``{"prompt", "predict", "label"}`` per line, in
   the order of the exported eval file. Lines carry no id: line i is row i of the split (the export
   writes rows in split order), checked by finding the row's prompt (``prompt_of``) inside the line's
-  ``prompt`` (the chat template applied: system prompt and role markers around it). A count or
+  ``prompt`` (the chat template applied: system prompt and role markers around it), both compared
+  NFC-normalized and without whitespace, as a tokenizer's decode may change them. A count or
   prompt mismatch fails, naming the first bad line.
 
 The answers of the batches of one record are parsed (tolerantly, see ``parse_output``; answers in
@@ -23,6 +24,7 @@ prediction ids that are not rows of the split fail (``UnknownIds``): a sign of t
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter, defaultdict
 from typing import Iterable, Optional
 
@@ -181,6 +183,12 @@ def read_predictions(path: str) -> dict:
     return predictions
 
 
+def _comparable(text: str) -> str:
+    """Text as it survives a tokenizer round trip: NFC-normalized (Qwen's tokenizer normalizes),
+    without whitespace (decoding may add or drop spaces around tokens)."""
+    return "".join(unicodedata.normalize("NFC", text).split())
+
+
 def align_llamafactory(path: str, rows: Iterable[dict]) -> dict:
     """``{row id: predict}`` from LLaMA-Factory's ``generated_predictions.jsonl`` for the rows of
     the exported eval file, in order: line i answers row i, whose prompt must occur in the line's
@@ -194,7 +202,7 @@ def align_llamafactory(path: str, rows: Iterable[dict]) -> dict:
         row = next(rows, None)
         if row is None:
             raise ValueError(f"{path}:{line_no}: more predictions than rows in the split ({line_count - 1} rows); predicted on another file?")
-        if prompt_of(row) not in str(item["prompt"]):
+        if _comparable(prompt_of(row)) not in _comparable(str(item["prompt"])):
             raise ValueError(
                 f"{path}:{line_no}: its prompt does not contain the prompt of row {row['id']!r} (line {line_count} of the export); "
                 "predicted on another config/split, reordered, or truncated by cutoff_len?"

@@ -14,7 +14,7 @@ from chinchilla_datasets.cli import main
 from chinchilla_datasets.export import iter_split
 from chinchilla_datasets.formats import SYSTEM_PROMPT, FORMATS
 from chinchilla_datasets.iepile import from_iepile_shapes
-from chinchilla_datasets.score import score_rows
+from chinchilla_datasets.score import align_llamafactory, score_rows
 
 import iepile_oracle
 
@@ -143,6 +143,11 @@ def test_half_the_answers_emptied_recall_is_the_share_of_gold_items_kept(loop_bu
     assert (result["overall"]["tp"], result["overall"]["gold"]) == (kept, total)
     assert result["overall"]["recall"] == pytest.approx(kept / total, abs=1e-6)
     assert result["overall"]["precision"] == 1.0
+    # per corpus and type: the types of a corpus's family add up to its figures
+    for corpus, families in result["by_corpus"].items():
+        for family, m in families.items():
+            types = result["by_corpus_type"][corpus][family]
+            assert [sum(t[k] for t in types.values()) for k in ("tp", "pred", "gold")] == [m["tp"], m["pred"], m["gold"]]
 
 
 def test_a_llamafactory_file_that_does_not_match_names_its_first_bad_line(loop_build, tmp_path, capsys):
@@ -170,6 +175,20 @@ def test_a_llamafactory_file_that_does_not_match_names_its_first_bad_line(loop_b
     predictions.write_text("\n".join(lines + lines[:1]) + "\n", encoding="utf-8")  # one answer too many
     assert main(args) == 2
     assert f"generated_predictions.jsonl:{len(lines) + 1}: more predictions than rows" in capsys.readouterr().err
+
+
+def test_prompts_are_found_through_a_tokenizer_round_trip(tmp_path):
+    rows = [
+        {"id": "r1", "instruction": "找出人名。", "input": "Cafe\u0301 的 老板 张三", "output": "{}"},
+        {"id": "r2", "instruction": "找出人名。", "input": "李四", "output": "{}"},
+    ]
+    path = tmp_path / "generated_predictions.jsonl"
+    decoded = ["找出人名。\nCafé 的老板 张三", "找出人名。\n李四"]  # NFC, a space dropped, as decoding may give
+    path.write_text("".join(json.dumps({"prompt": qwen_prompt("s", p), "predict": str(i), "label": ""}) + "\n" for i, p in enumerate(decoded)), encoding="utf-8")
+    assert align_llamafactory(str(path), rows) == {"r1": "0", "r2": "1"}
+    rows[1]["input"] = "王五"
+    with pytest.raises(ValueError, match=r"generated_predictions.jsonl:2: .*'r2'"):
+        align_llamafactory(str(path), rows)
 
 
 def test_score_against_the_wrong_config_counts_the_unknown_ids_and_fails(loop_build, tmp_path, capsys):
