@@ -18,7 +18,8 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .export import REPORT_FILE, config_files, iter_split
+from .outputs import REPORT_FILE
+from .parquet_io import config_files, iter_split
 from .schema import spans_of
 
 

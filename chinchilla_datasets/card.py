@@ -25,13 +25,13 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from datasets.info import DatasetInfosDict
-from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import __version__
 from .corpus import Corpus
-from .export import REPORT_FILE, ConfigOutput, CorpusOutput, parquet_batches, split_paths
+from .datasets_adapter import DatasetInfosDict, MetadataConfigs
+from .outputs import REPORT_FILE, ConfigOutput, CorpusOutput, split_paths
+from .parquet_io import parquet_batches
 from .instruct import load_templates
 from .registry import get_builder
 from .schema import TASK_COLUMN, VIEWS

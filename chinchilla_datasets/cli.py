@@ -21,7 +21,7 @@ def _print_report(report: dict) -> None:
 
 
 def cmd_build(args) -> int:
-    from .export import build_collection
+    from .collection import build_collection
 
     try:
         report = build_collection(
@@ -44,7 +44,7 @@ def _error_text(err: Exception) -> str:
 def cmd_score(args) -> int:
     import json
 
-    from .formats import instruct_rows
+    from .exports import instruct_rows
     from .score import align_llamafactory, format_table, is_llamafactory, read_predictions, score_rows
 
     try:
@@ -62,7 +62,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .formats import instruct_rows, write_rows
+    from .exports import instruct_rows, write_rows
 
     try:
         path, written, skipped = write_rows(instruct_rows(args.data, args.config, args.split), args.out, args.config, args.split, args.format)
@@ -75,7 +75,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .formats import instruct_rows
+    from .exports import instruct_rows
     from .llm import LLMError
     from .predict import run_predict
 
@@ -127,6 +127,20 @@ def cmd_push(args) -> int:
     return 0
 
 
+def cmd_download(args) -> int:
+    from pathlib import Path
+
+    from .download import download_all
+
+    corpora = [builders()[name].corpus for name in (args.corpus or builders())]
+    summary = download_all(corpora, Path(args.data_dir), progress=not args.quiet)
+    print(
+        f"{len(summary['downloaded'])} corpora downloaded or verified in {args.data_dir}, "
+        f"{len(summary['manual'])} need registration, {len(summary['failed'])} failed"
+    )
+    return 1 if summary["failed"] else 0
+
+
 def cmd_audit(args) -> int:
     import json
 
@@ -176,6 +190,16 @@ def main(argv=None) -> int:
     )
     push.add_argument("--token", help="Hub token (default: the token of `hf auth login` or HF_TOKEN)")
     push.set_defaults(func=cmd_push)
+
+    download = sub.add_parser(
+        "download",
+        help="fetch the corpora that have a public copy into DATA_DIR/<corpus>/ (checksummed, resumable)",
+        formatter_class=Help,
+    )
+    download.add_argument("--data-dir", required=True, help="folder to fill with one sub-folder per corpus (the input of build)")
+    download.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to fetch (default: all)")
+    download.add_argument("--quiet", action="store_true", help="no progress bars")
+    download.set_defaults(func=cmd_download)
 
     audit = sub.add_parser("audit", help="check a built folder: accounting, spans, duplicates and leakage", formatter_class=Help)
     audit.add_argument("out", help="a built folder")

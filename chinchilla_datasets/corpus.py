@@ -27,6 +27,9 @@ class Corpus:
     description: str = ""
     schema_file: Optional[str] = None
     urls: dict = field(default_factory=dict)  # file name -> pinned URL
+    # file name -> sha256 of the file at its pinned URL, where the project knows it (``chinchilla
+    # download`` verifies against it; without one it records the first download's digest).
+    sha256: dict = field(default_factory=dict)
     manual: bool = False
     unlabelled_splits: frozenset = frozenset()  # raw view only
     # Language of the text and of the instruction templates (``zh``, ``en``): English corpora are the

@@ -20,6 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .outputs import split_paths
+from .parquet_io import ParquetSplitWriter, parquet_batches
+
 DUPLICATE = "duplicate"
 LEAK = "leaks_into_test"
 CROSS_CORPUS = "cross_corpus_duplicate"
@@ -36,8 +39,6 @@ def _digest(text: str) -> bytes:
 
 def _text_batches(out: Path, entry: dict):
     """The ``text`` column of a split, a list per batch, over its Parquet files in row order."""
-    from .export import parquet_batches, split_paths
-
     for batch in parquet_batches([out / path for path in split_paths(entry)], 4096, columns=["text"]):
         yield batch.column(0).to_pylist()
 
@@ -120,8 +121,6 @@ def rewrite(out: Path, entry: dict, config_name: str, split: str, transform) -> 
     """Stream a split's Parquet files through ``transform(offset, batch) -> batch`` (``offset``: the
     split's row index of the batch's first row) into new fingerprinted files, sharded as
     ``write_split`` shards; the old files are removed."""
-    from .export import ParquetSplitWriter, parquet_batches, split_paths
-
     sources = [out / path for path in split_paths(entry)]
     schema = pq.read_schema(sources[0])
     writer = ParquetSplitWriter(out, config_name, split, schema=schema, options={}, row_group_rows=None)

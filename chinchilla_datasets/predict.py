@@ -1,7 +1,7 @@
 """``chinchilla predict``: ask an OpenAI-compatible endpoint (vLLM or SGLang serving a fine-tuned
 model, or a hosted API) for the answer to every row of an instruct split, for ``chinchilla score``.
 
-- Each request carries the messages the ``openai`` export trains on (``formats.chat_messages``:
+- Each request carries the messages the ``openai`` export trains on (``exports.chat_messages``:
   the system message and the user prompt), through the shared client ``llm.ChatClient`` (bounded
   concurrency, retries with backoff, timeouts, the API key read from an environment variable).
 - Answers are appended to the out file as ``{"id", "output"}`` lines as they arrive, flushed one
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .formats import chat_messages
+from .exports import chat_messages
 from .llm import DEFAULT_API_KEY_ENV, ChatClient, EndpointUnreachable, LLMError, ModelNotFound, map_ordered
 
 SCORED_TASKS = ("NER", "RE", "EE")

@@ -26,7 +26,7 @@ from typing import Optional, Union
 import pyarrow.parquet as pq
 
 from .card import CARD_FILE, Exclusion, read_build, render_card
-from .export import REPORT_FILE, split_paths
+from .outputs import REPORT_FILE, split_paths
 from .registry import get_builder
 
 REPO_TYPE = "dataset"

@@ -28,7 +28,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from typing import Iterable, Optional
 
-from .formats import prompt_of
+from .exports import prompt_of
 from .iepile import from_iepile_shapes
 from .instruct import load_answer, parse_output
 

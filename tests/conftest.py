@@ -9,7 +9,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from chinchilla_datasets.export import build_collection, bundled_fixtures
+from chinchilla_datasets.collection import build_collection, bundled_fixtures
 
 datasets.disable_progress_bars()
 

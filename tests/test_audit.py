@@ -7,7 +7,7 @@ import shutil
 
 from chinchilla_datasets.audit import audit, span_audit
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import build_collection
+from chinchilla_datasets.collection import build_collection
 
 
 def test_audit_balances_on_the_fixture_build(fixture_build, capsys):

@@ -1,9 +1,8 @@
-"""scripts/bench.py at a tiny scale: it runs, prints one JSON object with the documented keys, and its
+"""The benchmark (scripts/bench.py -> benchmarks/) at a tiny scale: it runs, prints one JSON object with the documented keys, and its
 synthetic files are read by the builders without a single rejected record. (No timing asserts.)"""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,19 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.synthetic import SIZES, generate_corpus
 from chinchilla_datasets.registry import builders
 
 BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
-
-
-def load_bench():
-    """scripts/bench.py as a module (scripts/ is not a package)."""
-    if "chinchilla_bench" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("chinchilla_bench", BENCH)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["chinchilla_bench"] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-    return sys.modules["chinchilla_bench"]
 
 
 def test_bench_prints_one_json_object_with_the_documented_keys():
@@ -45,15 +35,14 @@ def test_bench_prints_one_json_object_with_the_documented_keys():
         assert not any(info["rejected"].values()), name
 
 
-GENERATED = [name for name in builders() if name in load_bench().SIZES]
+GENERATED = [name for name in builders() if name in SIZES]
 
 
 @pytest.mark.parametrize("name", GENERATED)
 def test_synthetic_files_are_read_without_rejects(name, tmp_path):
     """The generators write each corpus's real format: a builder change that stops reading them shows here."""
-    bench = load_bench()
     cls = builders()[name]
-    files = bench.generate_corpus(name, cls, tmp_path / name, scale=0.0005)
+    files = generate_corpus(name, cls, tmp_path / name, scale=0.0005)
     assert files
     builder = cls(config_name=f"{name}_raw", data_dir=str(tmp_path / name), cache_dir=str(tmp_path / "cache"))
     builder.download_and_prepare()

@@ -15,7 +15,8 @@ import pytest
 from builders.duee import DuEE
 from builders.duie import DuIE
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import REPORT_FILE, build_collection, split_paths
+from chinchilla_datasets.collection import build_collection
+from chinchilla_datasets.outputs import REPORT_FILE, split_paths
 from chinchilla_datasets.registry import builders
 
 

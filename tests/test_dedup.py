@@ -8,9 +8,9 @@ from collections import defaultdict
 
 import pyarrow as pa
 
-from chinchilla_datasets import export
+from chinchilla_datasets import parquet_io
 from chinchilla_datasets.dedup import CROSS_CORPUS, DUPLICATE, EVAL_SPLITS, LEAK, find_flags
-from chinchilla_datasets.export import ConfigOutput
+from chinchilla_datasets.outputs import ConfigOutput
 
 
 def reference_flags(splits: dict) -> dict:
@@ -37,7 +37,7 @@ def reference_flags(splits: dict) -> dict:
 
 
 def test_flags_match_the_plain_definition(tmp_path, monkeypatch):
-    monkeypatch.setattr(export, "SHARD_ROWS", 7)  # several files per split: row indices run across them
+    monkeypatch.setattr(parquet_io, "SHARD_ROWS", 7)  # several files per split: row indices run across them
     rng = random.Random(3)
     pool = [f"文本{i}" for i in range(60)] + ["", "\x00", "a\x00b"]
     splits, configs = {}, []
@@ -46,7 +46,7 @@ def test_flags_match_the_plain_definition(tmp_path, monkeypatch):
         for split in ("train", "validation", "test"):
             texts = [rng.choice(pool) for _ in range(rng.randint(0, 40))]
             splits[(corpus, split)] = texts
-            writer = export.ParquetSplitWriter(tmp_path, config.name, split, schema=pa.schema([("text", pa.string())]), options={}, row_group_rows=5)
+            writer = parquet_io.ParquetSplitWriter(tmp_path, config.name, split, schema=pa.schema([("text", pa.string())]), options={}, row_group_rows=5)
             writer.write(pa.table({"text": texts}, schema=writer.schema))
             config.splits[split] = writer.close()
         configs.append(config)

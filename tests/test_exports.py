@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import iter_split
-from chinchilla_datasets.formats import SYSTEM_PROMPT, FORMATS
+from chinchilla_datasets.parquet_io import iter_split
+from chinchilla_datasets.exports import SYSTEM_PROMPT, FORMATS
 from chinchilla_datasets.iepile import from_iepile_shapes
 from chinchilla_datasets.score import align_llamafactory, score_rows
 

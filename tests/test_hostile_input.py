@@ -34,7 +34,8 @@ from hypothesis import strategies as st
 
 from chinchilla_datasets import UNIFIED_FEATURES
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import REPORT_FILE, bundled_fixtures
+from chinchilla_datasets.collection import bundled_fixtures
+from chinchilla_datasets.outputs import REPORT_FILE
 from chinchilla_datasets.registry import builders
 from chinchilla_datasets.schema import spans_of
 from chinchilla_datasets.sources import sniff_encoding

@@ -15,14 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import iter_split
+from chinchilla_datasets.parquet_io import iter_split
+from chinchilla_datasets.instruct.arrow_columns import _json_strings
 from chinchilla_datasets.instruct import (
     KNOWN_PLACEHOLDERS,
     TEMPLATE_FILES,
     InstructOptions,
     InstructRenderer,
     NegativeRanker,
-    _json_strings,
     choose_template,
     corpus_stats,
     hash64,

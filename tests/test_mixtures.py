@@ -13,7 +13,9 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
-from chinchilla_datasets import export
+from chinchilla_datasets import mixtures as mixture_module
+from chinchilla_datasets import parquet_io
+from chinchilla_datasets.outputs import split_order, split_paths
 from chinchilla_datasets.card import read_build
 from chinchilla_datasets.schema import INSTRUCT_FEATURES, UNIFIED_FEATURES
 
@@ -26,7 +28,7 @@ def reference_mixture(out, results, view, features, split, seed, cap) -> list:
             if config.view != view or split not in config.splits:
                 continue
             ds = datasets.concatenate_datasets(
-                [datasets.Dataset.from_parquet(str(out / path), features=features) for path in export.split_paths(config.splits[split])]
+                [datasets.Dataset.from_parquet(str(out / path), features=features) for path in split_paths(config.splits[split])]
             )
             if cap is not None and len(ds) > cap:
                 keys = ds["record_id" if view == "instruct" else "id"]
@@ -39,7 +41,7 @@ def reference_mixture(out, results, view, features, split, seed, cap) -> list:
 
 
 def rows(out, entry) -> list:
-    return [json.dumps(row, ensure_ascii=False, sort_keys=True) for path in export.split_paths(entry) for row in pq.read_table(out / path).to_pylist()]
+    return [json.dumps(row, ensure_ascii=False, sort_keys=True) for path in split_paths(entry) for row in pq.read_table(out / path).to_pylist()]
 
 
 @pytest.mark.parametrize("row_group_rows,max_buckets", [(10_000, 256), (7, 3)])
@@ -48,22 +50,22 @@ def test_mixture_rows_are_the_datasets_recipe(fixture_build, tmp_path, monkeypat
     groups per bucket, caps that keep a few rows of each corpus."""
     datasets.disable_caching()
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf_cache"))
-    monkeypatch.setattr(export, "ROW_GROUP_ROWS", row_group_rows)
-    monkeypatch.setattr(export, "MAX_BUCKETS", max_buckets)
+    monkeypatch.setattr(parquet_io, "ROW_GROUP_ROWS", row_group_rows)
+    monkeypatch.setattr(mixture_module, "MAX_BUCKETS", max_buckets)
     out = tmp_path / "chinchilla"
     shutil.copytree(fixture_build, out)
-    results = [r for r in read_build(out).results if r.name != export.MIXTURE]
+    results = [r for r in read_build(out).results if r.name != mixture_module.MIXTURE]
     caps = {"train": 5, "validation": None}
-    mixtures = {c.view: c for c in export.build_mixtures(out, results, seed=7, caps=caps)}
+    mixtures = {c.view: c for c in mixture_module.build_mixtures(out, results, seed=7, caps=caps)}
     assert set(mixtures) == {"unified", "instruct"}
     for view, features in (("unified", UNIFIED_FEATURES), ("instruct", INSTRUCT_FEATURES)):
         config = mixtures[view]
-        assert list(config.splits) == sorted(config.splits, key=export._split_order)
+        assert list(config.splits) == sorted(config.splits, key=split_order)
         for split, entry in config.splits.items():
             expected = reference_mixture(out, results, view, features, split, 7, caps.get(split))
             assert rows(out, entry) == expected, f"{view}/{split}"
             assert entry["num_examples"] == len(expected)
-            for path in export.split_paths(entry):
+            for path in split_paths(entry):
                 groups = pq.ParquetFile(out / path).metadata
                 assert all(groups.row_group(i).num_rows <= row_group_rows for i in range(groups.num_row_groups))
     assert not list(tmp_path.glob("chinchilla/*/.*.tmp"))

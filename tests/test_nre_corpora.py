@@ -10,7 +10,7 @@ import pytest
 
 from builders.finre import RELATIONS, FinRE
 from builders.sanwen import SanWen
-from chinchilla_datasets.export import bundled_fixtures
+from chinchilla_datasets.collection import bundled_fixtures
 from chinchilla_datasets.nre import read_pair_lines, read_relation2id, sentence_record
 
 from conftest import needs_samples

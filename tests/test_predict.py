@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import iter_split
-from chinchilla_datasets.formats import SYSTEM_PROMPT, prompt_of
+from chinchilla_datasets.parquet_io import iter_split
+from chinchilla_datasets.exports import SYSTEM_PROMPT, prompt_of
 from chinchilla_datasets.llm import ChatClient
 from chinchilla_datasets.predict import predict_rows
 from fake_openai import Reply, fake_openai  # noqa: F401  (fixture)

@@ -26,7 +26,8 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCa
 from chinchilla_datasets.card import BUILD_KEY, read_build, render_card, write_card
 from chinchilla_datasets.schema import TASK_COLUMN
 from chinchilla_datasets.cli import main
-from chinchilla_datasets.export import ConfigOutput, CorpusOutput, bundled_fixtures, split_paths
+from chinchilla_datasets.collection import bundled_fixtures
+from chinchilla_datasets.outputs import ConfigOutput, CorpusOutput, split_paths
 from chinchilla_datasets.instruct import load_templates
 from chinchilla_datasets.registry import builders, get_builder
 

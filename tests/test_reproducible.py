@@ -13,7 +13,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from chinchilla_datasets.export import build_collection
+from chinchilla_datasets.collection import build_collection
 
 from test_build import tree_digest
 

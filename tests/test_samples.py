@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from chinchilla_datasets.export import REPORT_FILE, build_collection
+from chinchilla_datasets.collection import build_collection
+from chinchilla_datasets.outputs import REPORT_FILE
 from chinchilla_datasets.registry import builders
 
 from conftest import TOOLS, needs_samples

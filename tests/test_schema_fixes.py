@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard
 
 from chinchilla_datasets.card import read_build
-from chinchilla_datasets.export import config_files, iter_split
+from chinchilla_datasets.parquet_io import config_files, iter_split
 from chinchilla_datasets.registry import builders, get_builder
 
 

@@ -1,4 +1,4 @@
-"""Large splits are written as several Parquet files (shards of at most ``export.SHARD_ROWS`` rows),
+"""Large splits are written as several Parquet files (shards of at most ``parquet_io.SHARD_ROWS`` rows),
 so that ``split_dataset_by_node`` gives each rank whole files. The shard size is made tiny here so
 that the fixture corpora are split into several files; the rows must be those of a build with one
 file per split, in the same order."""
@@ -17,10 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 from datasets.distributed import split_dataset_by_node
 
-from chinchilla_datasets import export
+from chinchilla_datasets import parquet_io
 from chinchilla_datasets.card import read_build
 from chinchilla_datasets.dedup import rewrite
-from chinchilla_datasets.export import build_collection, config_files
+from chinchilla_datasets.collection import build_collection
+from chinchilla_datasets.parquet_io import config_files
 from chinchilla_datasets.publish import plan_release
 
 CORPORA = ["duee", "finre"]
@@ -43,8 +44,8 @@ def builds(tmp_path_factory):
     plain, sharded = base / "plain" / "chinchilla", base / "sharded" / "chinchilla"
     build_collection(None, str(plain), corpora=CORPORA, log=lambda _: None)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(export, "SHARD_ROWS", SHARD_ROWS)
-        patch.setattr(export, "ROW_GROUP_ROWS", ROW_GROUP_ROWS)
+        patch.setattr(parquet_io, "SHARD_ROWS", SHARD_ROWS)
+        patch.setattr(parquet_io, "ROW_GROUP_ROWS", ROW_GROUP_ROWS)
         build_collection(None, str(sharded), corpora=CORPORA, log=lambda _: None)
     return plain, sharded
 
@@ -132,7 +133,7 @@ def test_rewriting_a_sharded_split_keeps_offsets_and_shards(builds, tmp_path, mo
     _, sharded = builds
     out = tmp_path / "chinchilla"
     shutil.copytree(sharded, out)
-    monkeypatch.setattr(export, "SHARD_ROWS", SHARD_ROWS)
+    monkeypatch.setattr(parquet_io, "SHARD_ROWS", SHARD_ROWS)
     (config,) = [c for r in read_build(out).results for c in r.configs if c.name == "all_unified"]
     entry = config.splits["train"]
     before = [row for p in entry["paths"] for row in file_rows(out / p)]
@@ -164,7 +165,7 @@ def test_parquet_bytes_do_not_depend_on_how_the_rows_arrive(tmp_path):
     table = pa.Table.from_pydict(rows, schema=features.arrow_schema)
     written = {}
     for name, pieces in (("whole", [table]), ("pieces", table.to_batches(max_chunksize=997))):
-        writer = export.ParquetSplitWriter(tmp_path / name, "cfg", "train", features)
+        writer = parquet_io.ParquetSplitWriter(tmp_path / name, "cfg", "train", features)
         for piece in pieces:
             writer.write(piece)
         entry = writer.close()

@@ -10,7 +10,8 @@ import datasets
 import pytest
 from datasets.distributed import split_dataset_by_node
 
-from chinchilla_datasets.export import bundled_fixtures, config_files
+from chinchilla_datasets.collection import bundled_fixtures
+from chinchilla_datasets.parquet_io import config_files
 from chinchilla_datasets.registry import builders
 from chinchilla_datasets.schema import VIEWS
 

@@ -35,7 +35,7 @@ class NotInstructConfig(ValueError):
 def instruct_rows(out: str, config: str, split: str) -> Iterator[dict]:
     """The rows of an instruct config's split of a built folder; a config that is not an instruct
     config (or not built) fails here with the instruct configs that are, before any row is read."""
-    from .export import config_files, iter_split
+    from .parquet_io import config_files, iter_split
 
     files = config_files(out)
     instruct = sorted(name for name in files if name.endswith("_instruct"))
