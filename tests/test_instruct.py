@@ -226,7 +226,7 @@ def test_training_rows_hold_gold_types_and_prefer_hard_negatives():
     rows = list(render_records([records[-1]], "train", SCHEMA, options, stats))
     assert len(rows) == 1 and sorted(rows[0]["schema"]) == ["ORG", "PER"]
     assert json.loads(rows[0]["output"]) == {"PER": ["张三"], "ORG": []}
-    assert json.loads(rows[0]["params"])["negative_ratio"] == 1.0
+    assert rows[0]["params"]["negative_ratio"] == 1.0 and rows[0]["params"]["split_mode"] == "train"
 
 
 def test_all_empty_rows_stay_under_the_cap():

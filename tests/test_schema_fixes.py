@@ -23,6 +23,23 @@ def test_untyped_entities_are_null_and_the_instruct_view_still_renders(fixture_b
         assert rows and all(row["task"] == "RE" for row in rows)
 
 
+def test_instruct_params_are_a_struct_of_the_options(fixture_build):
+    from dataclasses import asdict
+
+    import pyarrow as pa
+
+    from chinchilla_datasets.instruct import InstructOptions
+
+    files = config_files(str(fixture_build))
+    for config in ("duee_instruct", "all_instruct"):
+        for split, paths in files[config].items():
+            params_type = pq.read_schema(paths[0]).field("params").type
+            assert pa.types.is_struct(params_type)
+            values = pq.read_table(paths, columns=["params"]).column("params").to_pylist()
+            expected = {**asdict(InstructOptions()), "split_mode": "train" if split == "train" else "eval"}
+            assert values and all(v == expected for v in values), (config, split)
+
+
 def test_the_card_gives_each_corpus_a_license_name_and_link(fixture_build):
     card = DatasetCard.load(fixture_build / "README.md", ignore_metadata_errors=False)
     listed = {entry["corpus"]: entry for entry in card.data["corpus_licenses"]}
