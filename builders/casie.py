@@ -66,6 +66,17 @@ ROLES = {
                            "Time", "Vulnerability", "Vulnerable_System", "Vulnerable_System_Version"],
 }
 
+# Chinese names of the roles, for the instructions of the translated corpus (``casie_zh``).
+ROLES_ZH = {
+    "Attacker": "攻击者", "Attack-Pattern": "攻击方式", "Compromised-Data": "泄露数据", "Damage-Amount": "损失金额",
+    "Number-of-Data": "数据数量", "Number-of-Victim": "受害者数量", "Place": "地点", "Purpose": "目的", "Time": "时间",
+    "Tool": "工具", "Victim": "受害者", "Trusted-Entity": "冒充的可信实体", "Payment-Method": "支付方式", "Price": "赎金",
+    "CVE": "CVE编号", "Capabilities": "漏洞能力", "Discoverer": "发现者", "Supported_Platform": "受影响平台",
+    "Vulnerability": "漏洞", "Vulnerable_System": "受影响系统", "Vulnerable_System_Owner": "受影响系统所有者",
+    "Vulnerable_System_Version": "受影响系统版本", "Issues-Addressed": "修复的问题", "Patch": "补丁",
+    "Patch-Number": "补丁编号", "Releaser": "发布者",
+}
+
 CORPUS = Corpus(
     name="casie",
     task="EE",
@@ -224,6 +235,7 @@ class CASIE(ChinchillaBuilder):
             },
         }
     )
+    record_unit = "document"  # a record is annotation/<id>.json; its line is the id
     optional_keys = frozenset(
         {
             "info.title",
@@ -245,8 +257,26 @@ class CASIE(ChinchillaBuilder):
         }
     )
 
+    def locate_files(self, dl_manager):
+        """The base's, keeping only the splits that hold at least one document (a folder of a few
+        documents may have none for some id ending); a name that is not a number counts for train,
+        where it is reported."""
+        split_files = super().locate_files(dl_manager)
+        folder = next(iter(split_files.values()))
+        if not os.path.isdir(folder):
+            return split_files  # read() rejects it with the reason
+        names = [n[: -len(".json")] for n in os.listdir(folder) if n.endswith(".json")]
+        wanted = {document_split(int(n)) if n.isdigit() else "train" for n in names}
+        if not wanted:
+            raise FileNotFoundError(f"{self.corpus.name}: no {ANNOTATION_DIR}/<id>.json file in {folder}")
+        self.source_files = {split: path for split, path in self.source_files.items() if split in wanted}
+        return {split: path for split, path in split_files.items() if split in wanted}
+
     def read(self, path, split):
         """``path`` is the ``annotation`` folder; yields the documents of ``split`` by numeric id."""
+        if not os.path.isdir(path):  # a file under the folder's name
+            yield 1, Reject(f"{os.path.basename(path)} is a file, not the folder of {ANNOTATION_DIR}/<id>.json documents")
+            return
         documents = []
         for name in os.listdir(path):
             if not name.endswith(".json"):

@@ -34,7 +34,7 @@ CORPUS = Corpus(
     task="RE",
     title="CoNLL04 entities and relations (SpERT split)",
     domain="news, English",
-    homepage="https://cogcomp.seas.upenn.edu/page/resource_view/43",
+    homepage="https://github.com/lavis-nlp/spert",  # the split used here; the corpus: cogcomp.seas.upenn.edu/Data/ER/conll04.corp
     license="not stated for the data (CogComp distributes conll04.corp without a licence; the SpERT/TablERT copies' MIT licences cover their code)",
     # No stated data licence: not republished by default (like the Chinese corpora without one).
     redistributable=False,
@@ -126,6 +126,7 @@ class CoNLL04(ChinchillaBuilder):
         }
     )
     optional_keys = frozenset({"orig_id"})
+    record_unit = "position"  # the files are one JSON array on one line
 
     def read(self, path, split):
         for record_no, record in read_json_array(path):

@@ -30,6 +30,12 @@ ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 SHARD_MIN_BYTES = 8 << 20
 
 
+class LeftOut(Exception):
+    """Raised by ``to_unified`` for a valid raw record that has no place in the unified and instruct
+    views (a translation that failed): counted in the report under ``unified_left_out`` with the
+    reason, never dropped silently."""
+
+
 @dataclass
 class ChinchillaConfig(datasets.BuilderConfig):
     """A view of a corpus: ``raw``, ``unified`` or ``instruct``."""
@@ -96,6 +102,14 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
     # One source line is one record (JSON Lines, one sentence per line): a file can be cut into
     # line shards between any two lines and built in parallel (``num_proc``).
     one_record_per_line: bool = False
+    # Unified records carrying any of these flags are kept in the unified view but left out of the
+    # instruct view (translations with a span left unplaced: a row that misses a gold mention
+    # teaches the model to miss it); counted per flag under ``instruct_left_out``.
+    instruct_excluded_flags: frozenset = frozenset()
+    # What a record's ``line`` (in the report and its id) counts: ``line``, the line of its file it
+    # starts on; ``position``, its 1-based position in a file holding one JSON array, often on one
+    # line (CoNLL04); ``document``, the number naming its file in a folder of one file per document (CASIE).
+    record_unit: str = "line"
     BUILDER_CONFIG_CLASS = ChinchillaConfig
 
     def __init_subclass__(cls, **kwargs):
@@ -311,10 +325,13 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 groups.setdefault(raw[self.group_by], (line_no, []))[1].append(raw)
             raws = iter(groups.values())
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
-        report.update(unified=0, unified_rejected=[])
+        report.update(unified=0, unified_rejected=[], unified_left_out=[])
         for line_no, raw in raws:
             try:
                 record = self.to_unified(raw)
+            except LeftOut as reason:
+                report["unified_left_out"].append({"file": os.path.basename(source or path), "line": line_no, "reason": str(reason)})
+                continue
             except (KeyError, TypeError, ValueError, IndexError) as err:
                 report["unified_rejected"].append(
                     {"file": os.path.basename(source or path), "line": line_no, "reason": f"cannot convert: {type(err).__name__}: {err}"}
@@ -330,14 +347,20 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         schema = self.label_schema()
         stats = self.instruct_stats(source or path, split, schema)  # statistics of the whole split
         records = (record for _, record in self.unified_records(path, split, offset, source))
-        for row in render_records(records, split, schema, self.config.options, stats):
+        if self.instruct_excluded_flags:
+            records = (r for r in records if not self.instruct_excluded_flags.intersection(r["flags"]))
+        options = self.config.options.in_language(self.corpus.language)  # English corpora: English templates
+        for row in render_records(records, split, schema, options, stats):
             yield row["id"], row
 
     def instruct_stats(self, path: str, split: str, schema: dict) -> Optional[dict]:
         """Training-split statistics for negative sampling and the empty-row cap (a pre-pass)."""
         if split != TRAIN_SPLIT:
             return None
-        stats = corpus_stats((r for _, r in self.unified_records(path, split)), schema, self.config.options)
+        records = (r for _, r in self.unified_records(path, split))
+        if self.instruct_excluded_flags:
+            records = (r for r in records if not self.instruct_excluded_flags.intersection(r["flags"]))
+        stats = corpus_stats(records, schema, self.config.options)
         self.report.pop(split, None)  # the pre-pass must not count the split twice
         return stats
 

@@ -175,9 +175,11 @@ def card_data(out: Path, results: list, skipped: dict, excluded: tuple = (), ver
     derived = [c.name for r in results if corpus_of(r) is None for c in r.configs]
     tasks = {c.task for c in corpora}
     largest = max(sum(e["num_examples"] for e in c.splits.values()) for r in results for c in r.configs)
+    # Chinese first, then the languages of the translation stage's English sources, if built.
+    languages = sorted({c.language for c in corpora} | {"zh"}, key=lambda language: (language != "zh", language))
     data = DatasetCardData(
-        language=["zh"],
-        multilinguality="monolingual",
+        language=languages,
+        multilinguality="monolingual" if len(languages) == 1 else "multilingual",
         pretty_name=TITLE,
         size_categories=[size_category(largest)],
         task_categories=sorted({TASK_CATEGORIES[t] for t in tasks} | {"text-generation"}),  # + the instruct views
@@ -368,6 +370,7 @@ def card_body(results: list, skipped: dict, stats: dict, excluded: tuple, repo_i
         _intro(results, repo_id),
         _excluded(excluded),
         _corpora(results, skipped, published=repo_id is not None),
+        _translations(results),
         _statistics(results, stats),
         _examples(results, stats),
         _templates(stats),
@@ -443,19 +446,60 @@ def _corpora(results: list, skipped: dict, published: bool) -> str:
             continue
         raw = result.configs[0]
         sizes = ", ".join(f"{s} {e['num_examples']:,}" for s, e in raw.splits.items())
+        translated = f"; **translated** from `{corpus.translated_from}` by {_models(result)}" if corpus.translated_from else ""
         lines.append(
-            f"| `{corpus.name}` ({_cell(corpus.title)}) | {corpus.task} | {_cell(corpus.domain)} | {sizes} "
+            f"| `{corpus.name}` ({_cell(corpus.title)}{translated}) | {corpus.task} | {_cell(corpus.domain)} | {sizes} "
             f"| {_cell(corpus.license)} ([`{corpus.license_name}`]({corpus.license_url})) | {'yes' if corpus.redistributable else 'no'} | {corpus.homepage} "
             f"| [{_citation_key(corpus.citation)}](#citations) |"
         )
+    english = [f"`{c.name}`" for c in map(corpus_of, results) if c is not None and c.language != "zh"]
     if derived:
         names = ", ".join(f"`{name}`" for name in derived)
-        lines += ["", f"Derived configs ({names}) mix rows of the corpora above; each row keeps the license of its corpus."]
+        which = "the Chinese corpora above" if english else "the corpora above"
+        lines += ["", f"Derived configs ({names}) mix rows of {which}; each row keeps the license of its corpus."]
+    if english:
+        lines += ["", f"English corpora ({', '.join(english)}) are the sources of the translation stage "
+                  "(`chinchilla translate`): their instruct configs use English templates and they are not in the mixtures."]
     if skipped and published:
         lines += ["", "Not in this build (no source files given): " + ", ".join(f"`{name}`" for name in skipped) + "."]
     elif skipped:
         lines += ["", "Not in this build (no source files given):", ""]
         lines += [f"- {reason}" for reason in skipped.values()]
+    return "\n".join(lines)
+
+
+def _models(result: CorpusOutput) -> str:
+    """The translation models named in a translated corpus's files (``translated_by`` in its report)."""
+    models = sorted({m for counts in result.report.values() for m in counts.get("translated_by", [])})
+    return ", ".join(f"`{m}`" for m in models) or "an unnamed model"
+
+
+def _translations(results: list) -> str:
+    """Which configs are machine translations, of what, by which model, and how their spans fared."""
+    translated = [(r, c) for r in results for c in [corpus_of(r)] if c is not None and c.translated_from]
+    if not translated:
+        return ""
+    lines = [
+        "## Translated corpora",
+        "",
+        "These configs are machine translations of English corpora (`chinchilla translate`): every span was "
+        "wrapped in a numbered tag, translated with the sentence and projected onto the Chinese text. "
+        "`projected_by_search`: a span placed by finding its mention's translation once in the text; "
+        "`projection_failed`: a span left with null offsets (in `_unified`, left out of `_instruct`); "
+        "`translation_failed`: no translation (raw view only). Each keeps the license of its English source.",
+        "",
+        "| config | source (license) | model | split | records | translation_failed | projection_failed | projected_by_search |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for result, corpus in translated:
+        source = registered_builder(corpus.translated_from)
+        license_ = source.corpus.license if source else corpus.license
+        for split, counts in result.report.items():
+            lines.append(
+                f"| `{corpus.name}` | `{corpus.translated_from}` ({_cell(license_)}) | {_models(result)} | {split} "
+                f"| {counts['read']} | {counts.get('translation_failed', 0)} | {counts.get('projection_failed', 0)} "
+                f"| {counts.get('projected_by_search', 0)} |"
+            )
     return "\n".join(lines)
 
 

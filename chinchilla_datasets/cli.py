@@ -155,6 +155,28 @@ def cmd_audit(args) -> int:
     return 0 if all(a["balanced"] for a in result["accounting"]) else 1
 
 
+def cmd_translate(args) -> int:
+    from .llm import LLMError
+    from .translate import translate_corpus
+
+    try:
+        result = translate_corpus(
+            args.data_dir, args.corpus, args.endpoint, args.model,
+            splits=args.split, out=args.out, api_key_env=args.api_key_env, concurrency=args.concurrency,
+            cache_path=args.cache, limit=args.limit, timeout=args.timeout, max_retries=args.max_retries,
+            progress=not args.no_progress,
+        )
+    except (LLMError, FileNotFoundError, KeyError, ValueError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"chinchilla translate: {message}", file=sys.stderr)
+        return 2
+    failed = sum(c["translation_failed"] for c in result["splits"].values())
+    print(f"wrote {result['out']} ({result['requests_sent']} requests sent)")
+    if failed:
+        print(f"{failed} records flagged translation_failed: run the same command again to retry them")
+    return 0
+
+
 class Help(argparse.ArgumentDefaultsHelpFormatter):
     """Help texts that show each option's default (not for flags, options without one, or help
     texts that already say it)."""
@@ -251,6 +273,25 @@ def main(argv=None) -> int:
         help='JSON Lines {"id", "output"}, appended as answers arrive; rows it already answers are not asked again',
     )
     predict.set_defaults(func=cmd_predict)
+
+    translate = sub.add_parser(
+        "translate", help="translate an English corpus into Chinese with an OpenAI-compatible endpoint", formatter_class=Help
+    )
+    translate.add_argument("--data-dir", required=True, help="folder with one sub-folder per corpus (RAW)")
+    translate.add_argument("--corpus", required=True, help="the English corpus to translate, e.g. conll04")
+    translate.add_argument("--split", nargs="+", help="splits to translate (default: every labelled split)")
+    translate.add_argument("--endpoint", required=True, help="base URL of the API, e.g. http://localhost:8000/v1")
+    translate.add_argument("--model", required=True, help="model name as the endpoint serves it")
+    translate.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                           help="environment variable holding the API key (default OPENAI_API_KEY; unset is fine for local vLLM)")
+    translate.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    translate.add_argument("--cache", help="SQLite answer cache (default: TDIR/<corpus>_zh/translate_cache.sqlite)")
+    translate.add_argument("--limit", type=int, help="translate at most this many records per split")
+    translate.add_argument("--out", help="TDIR: writes TDIR/<corpus>_zh/<split>.jsonl (default: the data dir)")
+    translate.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    translate.add_argument("--max-retries", type=int, default=4, help="retries of a request on 429/5xx/timeouts (default 4)")
+    translate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    translate.set_defaults(func=cmd_translate)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -143,11 +143,19 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
             for split, counts in unified_builder.report.items():
                 report[split]["unified"] = counts["unified"]
                 report[split]["unified_rejected"] = counts["unified_rejected"]
+                if counts.get("unified_left_out"):
+                    report[split]["unified_left_out"] = counts["unified_left_out"]
             if not unified:
                 return CorpusOutput(name=name, configs=configs, report=report, sources=sources)
             configs.append(_write_config(unified, out_path, name, "unified", unified_builder.info.features))
             schema = unified_builder.label_schema()
-            instruct, notes = render_instruct(unified, schema, options, num_proc, desc=f"{name}_instruct")
+            if cls.instruct_excluded_flags:
+                unified, left_out = without_flagged(unified, cls.instruct_excluded_flags)
+                for split, counts in left_out.items():
+                    report[split]["instruct_left_out"] = counts
+            # The corpus's language picks the templates (English corpora: English), unless the options fix one.
+            corpus_options = options.in_language(cls.corpus.language)
+            instruct, notes = render_instruct(unified, schema, corpus_options, num_proc, desc=f"{name}_instruct")
             del unified, unified_builder  # rendering read (and so mapped into memory) their columns
             for split, note in notes.items():
                 report[split].update(note)
@@ -156,6 +164,22 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
             if instruct_config.splits:
                 configs.append(instruct_config)
     return CorpusOutput(name=name, configs=configs, report=report, sources=sources, schema=schema)
+
+
+def without_flagged(unified: datasets.DatasetDict, flags: frozenset) -> tuple:
+    """The unified splits without the records carrying any of ``flags``, and per split the count
+    left out for each flag (the instruct view of translations leaves out ``projection_failed``)."""
+    kept, left_out = {}, {}
+    for split, ds in unified.items():
+        counts = dict.fromkeys(sorted(flags), 0)
+        for row_flags in ds.data.column("flags").to_pylist():
+            for flag in flags.intersection(row_flags):
+                counts[flag] += 1
+        if any(counts.values()):  # flattened: the instruct renderer reads the rows from plain cache files
+            ds = ds.filter(lambda row_flags: not flags.intersection(row_flags), input_columns="flags").flatten_indices()
+        kept[split] = ds
+        left_out[split] = counts
+    return datasets.DatasetDict(kept), left_out
 
 
 def _write_config(dd: datasets.DatasetDict, out: Path, corpus: str, view: str, features) -> ConfigOutput:

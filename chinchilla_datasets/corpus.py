@@ -46,6 +46,8 @@ class Corpus:
     # and ``license_link`` (the licence text, or the page stating the terms; default: the homepage).
     license_name: str = "not-stated"
     license_link: str = ""
+    # A machine translation (``chinchilla translate``): the name of the source corpus it was translated from.
+    translated_from: Optional[str] = None
 
     @property
     def license_url(self) -> str:

@@ -15,13 +15,14 @@ retries, timeouts and one-line errors in our hands, so the thinner, faster libra
 - :class:`ChatClient`: N requests in flight (an ``asyncio.Semaphore``), a per-request timeout, retries
   with exponential backoff and jitter on 429, 5xx, timeouts, connection errors and malformed bodies
   (bounded attempts; a ``Retry-After`` header is honoured up to the backoff cap), and one-line errors
-  (:class:`EndpointUnreachable`, :class:`ModelNotFound`, :class:`RequestFailed`).
+  (:class:`EndpointUnreachable`, :class:`ModelNotFound`, :class:`CredentialsRefused`,
+  :class:`RequestFailed`).
 - The API key is read from an environment variable the caller names (``OPENAI_API_KEY`` by default;
   absent is fine for a local vLLM). It lives only in the HTTP client's headers: it is never printed,
   logged, put in an error message, a ``repr`` or the cache.
 - :class:`ResponseCache`: SQLite, keyed on (model, prompt version, input key); stores the accepted answer.
-  Each ``put`` is its own transaction (WAL, ``synchronous=NORMAL``), so an interrupted run keeps every
-  answer accepted before the interruption and a rerun resumes from there.
+  Answers are committed in groups of at most 256 or one second (WAL, ``synchronous=NORMAL``), and on
+  close, so an interrupted run keeps what it committed and a rerun resumes from there.
 - :func:`map_ordered`: run a coroutine over many items with bounded concurrency and a tqdm bar
   (records/s, failures), yielding results in input order while holding only a window of them.
 """
@@ -35,10 +36,12 @@ import os
 import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Iterable, Optional
 
 import aiohttp
+import orjson
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 _RETRY_STATUSES = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
@@ -56,8 +59,17 @@ class ModelNotFound(LLMError):
     """The endpoint answers but does not serve the model (404, or the model missing from ``/models``)."""
 
 
+class CredentialsRefused(LLMError):
+    """HTTP 401/403: the key is missing or wrong (the message names the variable, never the key)."""
+
+
 class RequestFailed(LLMError):
-    """A request that failed for good: a non-retryable status, or every attempt failed."""
+    """A request that failed for good: a non-retryable status (``refused`` True: asking again would
+    get the same answer), or every attempt failed (``refused`` False: a later run may succeed)."""
+
+    def __init__(self, message: str, refused: bool = False):
+        super().__init__(message)
+        self.refused = refused
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -161,7 +173,7 @@ class ChatClient:
         except _TRANSIENT as err:
             raise self._unreachable(err) from None
         if status in (401, 403):
-            raise RequestFailed(
+            raise CredentialsRefused(
                 f"{self.base_url} refused the credentials (HTTP {status}); set the API key in ${self.api_key_env}"
             )
         if status == 404:
@@ -191,8 +203,7 @@ class ChatClient:
         """The reply text of one chat completion (``temperature`` 0 unless given), after retries."""
         http = self._require_open()
         url = f"{self.base_url}/chat/completions"
-        payload = json.dumps({"model": self.model, "messages": messages, "temperature": 0, **params},
-                             ensure_ascii=False).encode("utf-8")
+        payload = orjson.dumps({"model": self.model, "messages": messages, "temperature": 0, **params})
         last_problem = "no attempt made"
         wire_error: Optional[BaseException] = None
         for attempt in range(self.max_retries + 1):
@@ -209,8 +220,8 @@ class ChatClient:
                         else f"{type(err).__name__}: {_one_line(err)}"
             if status == 200:
                 try:
-                    content = json.loads(body)["choices"][0]["message"]["content"]
-                except (ValueError, KeyError, IndexError, TypeError):
+                    content = orjson.loads(body)["choices"][0]["message"]["content"]
+                except (ValueError, KeyError, IndexError, TypeError):  # (orjson's decode error is a ValueError)
                     content = None
                 if isinstance(content, str):
                     return content
@@ -218,13 +229,13 @@ class ChatClient:
             elif status == 404:
                 raise ModelNotFound(f"{url}: HTTP 404 for model {self.model!r}: {_error_detail(body)}")
             elif status in (401, 403):
-                raise RequestFailed(
+                raise CredentialsRefused(
                     f"{self.base_url} refused the credentials (HTTP {status}); set the API key in ${self.api_key_env}"
                 )
             elif status in _RETRY_STATUSES:
                 last_problem, wire_error = f"HTTP {status}: {_error_detail(body)}", None
             elif status is not None:
-                raise RequestFailed(f"{url}: HTTP {status}: {_error_detail(body)}")
+                raise RequestFailed(f"{url}: HTTP {status}: {_error_detail(body)}", refused=True)
             if attempt < self.max_retries:
                 await asyncio.sleep(self._backoff(attempt, retry_after))
         attempts = self.max_retries + 1
@@ -239,11 +250,17 @@ class ResponseCache:
     The input key is stored as its SHA-256 (the index stays small whatever the prompt length). Only the
     answer is stored: no header, no key, no request parameter. Safe to share between coroutines of one
     event loop and between threads (one lock around the connection).
+
+    Writes are committed in groups (every ``commit_every`` puts or ``commit_seconds``, whichever comes
+    first, and on ``flush``/``close``): one commit per answer cost more than the rest of a record's
+    client-side work. A process killed outright loses at most that last group, which a rerun asks again.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, commit_every: int = 256, commit_seconds: float = 1.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.commit_every = commit_every
+        self.commit_seconds = commit_seconds
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -252,6 +269,8 @@ class ResponseCache:
             "CREATE TABLE IF NOT EXISTS answers (model TEXT NOT NULL, prompt_version TEXT NOT NULL, "
             "key_sha256 TEXT NOT NULL, answer TEXT NOT NULL, PRIMARY KEY (model, prompt_version, key_sha256))"
         )
+        self._uncommitted = 0
+        self._last_commit = time.monotonic()
 
     @staticmethod
     def _digest(key: str) -> str:
@@ -267,10 +286,26 @@ class ResponseCache:
 
     def put(self, model: str, prompt_version: str, key: str, answer: str) -> None:
         with self._lock:
+            if not self._uncommitted:
+                self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
                 (model, prompt_version, self._digest(key), answer),
             )
+            self._uncommitted += 1
+            if self._uncommitted >= self.commit_every or time.monotonic() - self._last_commit >= self.commit_seconds:
+                self._commit()
+
+    def _commit(self) -> None:
+        if self._uncommitted:
+            self._db.execute("COMMIT")
+            self._uncommitted = 0
+        self._last_commit = time.monotonic()
+
+    def flush(self) -> None:
+        """Commit the answers put so far."""
+        with self._lock:
+            self._commit()
 
     def __len__(self) -> int:
         with self._lock:
@@ -278,6 +313,7 @@ class ResponseCache:
 
     def close(self) -> None:
         with self._lock:
+            self._commit()
             self._db.close()
 
     def __enter__(self) -> "ResponseCache":
@@ -320,6 +356,7 @@ async def map_ordered(
     next_to_yield = 0
     failures = 0
     bar = tqdm(total=total, desc=desc, unit="rec", disable=not progress, dynamic_ncols=True)
+    bar.set_postfix(failures=0, refresh=False)
     exhausted = False
     try:
         while True:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from . import parquet_io
 from .datasets_adapter import arrow_writer_batch_size, cast_table
 from .outputs import ConfigOutput, split_order, split_paths
+from .registry import builders
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES
 
 # The mixture shuffle spreads rows over at most this many temporary bucket files (open at once).
@@ -35,6 +36,16 @@ MAX_BUCKETS = 256
 # split (None: no cap), chosen by a hash of the record id, so no corpus drowns the others.
 DEFAULT_MIXTURE_CAPS = {"train": 50_000, "validation": 5_000, "test": 5_000}
 MIXTURE = "all"
+# The mixtures are the Chinese collection: corpora in another language (the English sources of the
+# translation stage) are left out; their translations (``<corpus>_zh``) are Chinese and go in.
+MIXTURE_LANGUAGE = "zh"
+
+
+def corpus_language(name: str) -> str:
+    """The language of a built corpus: its builder's, or Chinese for a corpus without a builder
+    (the translated ``<corpus>_zh`` corpora)."""
+    builder = builders().get(name)
+    return builder.corpus.language if builder is not None else MIXTURE_LANGUAGE
 
 
 def _hash_key(seed: int, key: str) -> bytes:
@@ -158,10 +169,11 @@ def _cached_nbytes(table: pa.Table, features) -> int:
 
 
 def build_mixtures(out: Path, results: list, seed: int = 42, caps: Optional[dict] = None) -> list:
-    """``all_unified`` and ``all_instruct``: every corpus's rows per split, each corpus capped
+    """``all_unified`` and ``all_instruct``: every Chinese corpus's rows per split, each corpus capped
     (rows of the records with the smallest id hashes), concatenated and shuffled with ``seed``.
     Read from the corpora's Parquet files, batch by batch (see :func:`write_shuffled`)."""
     caps = DEFAULT_MIXTURE_CAPS if caps is None else caps
+    results = [result for result in results if corpus_language(result.name) == MIXTURE_LANGUAGE]
     mixtures = []
     with tempfile.TemporaryDirectory(prefix="chinchilla-mixture-") as scratch:
         for view, features in (("unified", UNIFIED_FEATURES), ("instruct", INSTRUCT_FEATURES)):

@@ -11,7 +11,8 @@ model, or a hosted API) for the answer to every row of an instruct split, for ``
   split stops the run (the file belongs to something else).
 - EET/EEA training rows are not asked: ``chinchilla score`` does not score them.
 - A row whose request fails for good (after the client's retries) is counted and left unanswered
-  (the next run asks it again); an unreachable endpoint or unknown model stops the run at once.
+  (the next run asks it again); an unreachable endpoint, an unknown model or refused credentials
+  stop the run at once.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from .exports import chat_messages
-from .llm import DEFAULT_API_KEY_ENV, ChatClient, EndpointUnreachable, LLMError, ModelNotFound, map_ordered
+from .llm import DEFAULT_API_KEY_ENV, ChatClient, CredentialsRefused, EndpointUnreachable, LLMError, ModelNotFound, map_ordered
 
 SCORED_TASKS = ("NER", "RE", "EE")
 
@@ -111,7 +112,7 @@ async def predict_rows(
         async def ask(row: dict) -> bool:
             try:
                 answer = await client.chat(chat_messages(row))
-            except (EndpointUnreachable, ModelNotFound):
+            except (EndpointUnreachable, ModelNotFound, CredentialsRefused):  # every other row would fail alike
                 raise
             except LLMError:
                 report.failed += 1

@@ -7,6 +7,7 @@ build can account for every line (read = written + rejected).
 from __future__ import annotations
 
 import codecs
+import json
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -92,26 +93,58 @@ def read_json_lines(path: str) -> Iterator[tuple]:
 def read_json_array(path: str) -> Iterator[tuple]:
     """Yield ``(record_no, dict)`` (1-based position in the array) or ``(record_no, Reject)`` for a
     file holding ONE JSON array of objects (SpERT-style splits, often on a single line, so the
-    record's position, not the line, locates it). A file that is not a JSON array is one Reject."""
+    record's position, not the line, locates it).
+
+    The array is decoded one element at a time, so the records before a corruption are kept: an
+    element that is not valid JSON rejects itself and the rest of the file (one Reject saying so,
+    as the array cannot be resynchronised), text after the closing ``]`` is one Reject, and so are
+    a file that is not an array and an empty array (nothing may vanish silently). Bytes that do not
+    decode end the readable text there: records before them are kept, the rest is one Reject."""
     encoding = sniff_encoding(path)
     with open(path, "rb") as f:
         data = f.read()
+    undecodable = ""
     try:
-        records = orjson.loads(data.decode(encoding))
+        text = data.decode(encoding)
     except UnicodeDecodeError as err:
-        yield 1, Reject(f"not valid {encoding}: {err.reason} at byte {err.start}")
+        text = data[: err.start].decode(encoding)
+        undecodable = f"not valid {encoding}: {err.reason} at byte {err.start}"
+    decoder = json.JSONDecoder()
+    position = _skip_space(text, 0)
+    if not text.startswith("[", position):
+        found = text[position : position + 20]
+        yield 1, Reject(undecodable or (f"expected a JSON array of records, found {found!r}" if found else "expected a JSON array of records, found nothing"))
         return
-    except orjson.JSONDecodeError as err:
-        yield 1, Reject(f"not a JSON array: invalid JSON: {err}")
-        return
-    if not isinstance(records, list):
-        yield 1, Reject(f"expected a JSON array of records, got a {type(records).__name__}")
-        return
-    for record_no, record in enumerate(records, 1):
+    position, record_no = _skip_space(text, position + 1), 0
+    while not text.startswith("]", position):
+        record_no += 1
+        if record_no > 1:
+            if not text.startswith(",", position):
+                fault = undecodable if position >= len(text) and undecodable else f"expected ',' or ']' at character {position}, found {text[position:position + 20]!r}"
+                yield record_no, Reject(f"record {record_no} and after: {fault}")
+                return
+            position = _skip_space(text, position + 1)
+        try:
+            record, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as err:
+            yield record_no, Reject(f"record {record_no} and after: {undecodable or f'invalid JSON: {err}'}")
+            return
         if isinstance(record, dict):
             yield record_no, record
         else:
             yield record_no, Reject(f"record {record_no}: expected a JSON object, got {type(record).__name__}")
+        position = _skip_space(text, position)
+    if record_no == 0:
+        yield 1, Reject("an empty JSON array: no record")
+    rest = _skip_space(text, position + 1)
+    if rest < len(text) or undecodable:
+        yield record_no + 1, Reject(f"text after the end of the JSON array at character {rest}: {text[rest:rest + 20]!r}" + (f" ({undecodable})" if undecodable else ""))
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n\ufeff":
+        position += 1
+    return position
 
 
 def read_blocks(path: str) -> Iterator[tuple]:

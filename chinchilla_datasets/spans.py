@@ -14,6 +14,11 @@ from typing import Optional
 AMBIGUOUS = "ambiguous_span"
 UNGROUNDED = "ungrounded_span"
 OFFSET_CORRECTED = "offset_corrected"
+# Flags of machine-translated records (``chinchilla translate``): a span found by searching the
+# translation of its mention alone; a span left with null offsets; a record whose translation failed.
+PROJECTED_BY_SEARCH = "projected_by_search"
+PROJECTION_FAILED = "projection_failed"
+TRANSLATION_FAILED = "translation_failed"
 
 
 def ground(text: str, mention: str, start: Optional[int] = None, flags: Optional[list] = None) -> tuple:

@@ -65,6 +65,14 @@ class Reply:
 Answer = Union[str, Reply, list]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that timed out and hung up is a test's intent
+            super().handle_error(request, client_address)
+
+
 class FakeOpenAI:
     """The server; a context manager that starts it on a free port and stops it."""
 
@@ -74,11 +82,13 @@ class FakeOpenAI:
         models: tuple = ("fake-model",),
         serve_models_list: bool = True,
         default: Optional[Answer] = None,
+        api_key: Optional[str] = None,
     ):
         self.table = table
         self.models = list(models)
         self.serve_models_list = serve_models_list
         self.default = default  # reply for content missing from a dict table (else HTTP 400)
+        self.api_key = api_key  # when set, any other Authorization gets HTTP 401
         self.lock = threading.Lock()
         self.requests = 0  # chat requests received
         self.in_flight = 0
@@ -137,9 +147,17 @@ class FakeOpenAI:
             def _error(self, status: int, message: str, headers: Optional[dict] = None) -> None:
                 self._send(status, json.dumps({"error": {"message": message, "code": status}}).encode(), headers)
 
+            def _refused(self) -> bool:
+                if fake.api_key is not None and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                    self._error(401, "Incorrect API key provided")
+                    return True
+                return False
+
             def do_GET(self):
                 with fake.lock:
                     fake.authorizations.append(self.headers.get("Authorization"))
+                if self._refused():
+                    return
                 if self.path.rstrip("/") == "/v1/models" and fake.serve_models_list:
                     data = [{"id": m, "object": "model", "owned_by": "fake"} for m in fake.models]
                     self._send(200, json.dumps({"object": "list", "data": data}).encode())
@@ -158,6 +176,8 @@ class FakeOpenAI:
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                     fake.authorizations.append(self.headers.get("Authorization"))
                 try:
+                    if self._refused():
+                        return
                     body = json.loads(raw)
                     with fake.lock:
                         fake.bodies.append(body)
@@ -190,7 +210,7 @@ class FakeOpenAI:
                     with fake.lock:
                         fake.in_flight -= 1
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

@@ -91,7 +91,9 @@ def test_instruct_view_parses_back_to_unified(name, built):
     assert builder.info.features == INSTRUCT_FEATURES
     schema = unified_builder.label_schema()
     back = {display: label for label, display in schema["types"]}
-    template_ids = {t["id"] for templates in load_templates().values() for t in templates}
+    # Templates in the corpus's language: English corpora get the English phrasings.
+    language = builders()[name].corpus.language
+    template_ids = {t["id"] for templates in load_templates().values() for t in templates if t["language"] == language}
     for split, ds in dd.items():
         records = {r["id"]: r for r in unified[split]}
         merged = {}
@@ -100,6 +102,7 @@ def test_instruct_view_parses_back_to_unified(name, built):
             assert row["input"] == record["text"] and row["split"] == split and row["corpus"] == name
             assert row["template_id"] in template_ids
             assert row["params"]["seed"] == InstructOptions().seed
+            assert row["params"]["language"] == language
             if row["task"] != record["task"]:
                 assert split == "train" and row["task"] in ("EET", "EEA")
                 continue
@@ -120,6 +123,7 @@ def test_builder_instruct_equals_dataset_map(name, built):
     views = built(name)
     unified_builder, unified = views["unified"]
     _, instruct = views["instruct"]
-    mapped, _ = render_instruct(unified, unified_builder.label_schema(), InstructOptions())
+    options = InstructOptions().in_language(builders()[name].corpus.language)  # as the build does
+    mapped, _ = render_instruct(unified, unified_builder.label_schema(), options)
     for split in unified:
         assert mapped[split].to_list() == instruct[split].to_list()

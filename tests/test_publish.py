@@ -282,7 +282,10 @@ def test_not_a_built_folder_is_one_clear_line(tmp_path, capsys):
 def test_card_parses_with_hub_card_data_and_sizes_match_parquet(fixture_build):
     card = DatasetCard.load(fixture_build / "README.md", ignore_metadata_errors=False)
     data = card.data
-    assert data.language == ["zh"] and data.license == "other" and data.pretty_name
+    languages = {get_builder(r.name).corpus.language for r in read_build(fixture_build).results if r.name in builders()}
+    assert data.language == sorted(languages, key=lambda language: (language != "zh", language)) and data.language[0] == "zh"
+    assert data.multilinguality == ("multilingual" if len(languages) > 1 else "monolingual")
+    assert data.license == "other" and data.pretty_name
     assert data["license_name"] and data.task_categories and data.size_categories
     corpora = [r.name for r in read_build(fixture_build).results]
     for name in corpora:

@@ -23,11 +23,13 @@ from .templates import (
     INSTRUCT_SCHEMA,
     MAX_TEMPLATES,
     ROW_TASKS,
+    DEFAULT_LANGUAGE,
     TRAIN_SPLIT,
     InstructOptions,
     describe,
     dump_answer,
     hash64,
+    list_punctuation,
     row_hashes,
     template_candidates,
 )
@@ -105,7 +107,8 @@ class RecordLoopRenderer:
 
     def __init__(self, split: str, schema: dict, options: Optional[InstructOptions] = None, stats: Optional[dict] = None):
         self.split = split
-        self.options = options = options or InstructOptions()
+        self.options = options = (options or InstructOptions()).in_language(DEFAULT_LANGUAGE)
+        self.separator = list_punctuation(options.language)[0]
         self.train = split == TRAIN_SPLIT
         self.display = _Display(schema["types"])
         self.all_labels = [label for label, _ in schema["types"]]
@@ -144,12 +147,12 @@ class RecordLoopRenderer:
         """The instruction of a prompt key in a template."""
         if isinstance(key, tuple):
             event_type, trigger, roles = key
-            return template["text"].format(event_type=self.display.get(event_type, event_type), trigger=trigger, schema="、".join(roles))
+            return template["text"].format(event_type=self.display.get(event_type, event_type), trigger=trigger, schema=self.separator.join(roles))
         batch, with_roles = (key, True) if isinstance(key, _Batch) else (key.batch, False)
         text = batch.texts.get((template["id"], with_roles))
         if text is None:
             roles = self.roles if with_roles else {}
-            text = batch.texts[template["id"], with_roles] = template["text"].format(schema=describe(list(batch.labels), self.display, roles))
+            text = batch.texts[template["id"], with_roles] = template["text"].format(schema=describe(list(batch.labels), self.display, roles, self.options.language))
         return text
 
     @staticmethod

@@ -73,7 +73,7 @@ class InstructRenderer(RecordLoopRenderer):
             suffixes.append(after.format())
         return {
             "task": task,
-            "described": pa.array([describe([label], self.display, roles) for label in self.all_labels], pa.string()),
+            "described": pa.array([describe([label], self.display, roles, self.options.language) for label in self.all_labels], pa.string()),
             "prefixes": pa.array(prefixes, pa.string()),
             "suffixes": pa.array(suffixes, pa.string()),
             "template_ids": pa.array([t["id"] for t in self.candidates[task]], pa.string()),
@@ -346,7 +346,7 @@ class InstructRenderer(RecordLoopRenderer):
             suffix_of_row = np.asarray(self._suffixes(row_task.lower(), int(batches.max(initial=0))), dtype=np.int64)[row_b]
             hashes = row_hashes(record_hashes[table_record], self.suffix_hashes[suffix_of_row])
             choice = pa.array((hashes % np.uint64(len(template_parts["template_ids"]))).astype(np.int64))
-            schema_text = pc.binary_join(listed(template_parts["described"].take(positions)), "、")
+            schema_text = pc.binary_join(listed(template_parts["described"].take(positions)), self.separator)
             out = self._rows_table(
                 table,
                 table_record,

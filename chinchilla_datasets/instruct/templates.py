@@ -9,9 +9,10 @@ import gc
 import hashlib
 import string
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from importlib import resources
+from typing import Optional
 
 import numpy as np
 import orjson
@@ -33,7 +34,9 @@ class InstructOptions:
     """Generation parameters, recorded as a struct on every row (``params``) so a view can be regenerated."""
 
     seed: int = 42
-    language: str = "zh"
+    # Language of the templates; None = the corpus's own (``Corpus.language``: English corpora get
+    # the English templates), resolved by ``in_language`` before rendering.
+    language: Optional[str] = None
     ner_batch: int = 6
     re_batch: int = 4
     ee_batch: int = 4
@@ -46,6 +49,20 @@ class InstructOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def in_language(self, language: str) -> "InstructOptions":
+        """These options with ``language`` filled in when it was left to the corpus (None)."""
+        return self if self.language else replace(self, language=language)
+
+
+DEFAULT_LANGUAGE = "zh"  # of options rendered without a corpus (no language given)
+# How each language lists the asked types in an instruction: separator, and the brackets around an
+# event type's roles (``类型（角色1、角色2）`` / ``type (role 1, role 2)``).
+LIST_PUNCTUATION = {"zh": ("、", "（", "）"), "en": (", ", " (", ")")}
+
+
+def list_punctuation(language: Optional[str]) -> tuple:
+    return LIST_PUNCTUATION.get(language or DEFAULT_LANGUAGE, LIST_PUNCTUATION[DEFAULT_LANGUAGE])
 
 
 # ---------------------------------------------------------------- templates
@@ -114,13 +131,14 @@ def dump_answer(value) -> bytes:
     return orjson.dumps(value)
 
 
-def describe(labels: list, display: dict, roles: dict) -> str:
+def describe(labels: list, display: dict, roles: dict, language: str = DEFAULT_LANGUAGE) -> str:
     """How the asked types are listed in an instruction (EE types with their roles in brackets)."""
+    separator, opening, closing = list_punctuation(language)
     parts = []
     for label in labels:
         name = display.get(label, label)
-        parts.append(f"{name}（{'、'.join(roles[label])}）" if roles.get(label) else name)
-    return "、".join(parts)
+        parts.append(f"{name}{opening}{separator.join(roles[label])}{closing}" if roles.get(label) else name)
+    return separator.join(parts)
 
 
 # ---------------------------------------------------------------- training-split statistics
