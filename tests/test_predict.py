@@ -198,3 +198,15 @@ def test_an_unreachable_endpoint_is_one_line(loop_build, tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("chinchilla predict: cannot reach") and "Traceback" not in err
+
+
+def test_refused_credentials_stop_the_run_at_once(loop_build, fake_openai, tmp_path, capsys):
+    server = fake_openai(lambda messages: Reply.http(401))
+    out = tmp_path / "p.jsonl"
+    capsys.readouterr()
+    assert main(predict_args(loop_build, "weibo_ner_instruct", server, out, "--api-key-env", "LOOP_TEST_NO_SUCH_KEY", "--concurrency", "2")) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]  # after the progress bar
+    assert last.startswith("chinchilla predict: ") and "refused the credentials" in last and "$LOOP_TEST_NO_SUCH_KEY" in last
+    assert "Traceback" not in err
+    assert server.requests <= 10 and (not out.exists() or not out.read_text(encoding="utf-8").strip())
