@@ -10,10 +10,15 @@ Two forms are read into the same raw features:
   each becomes a real newline in the text. Some mentions have leading or trailing whitespace inside
   the braces (``{{person_name: 张三}}``, also a no-break space or a tab): the text keeps it, the
   entity span is trimmed so that ``text[start:end]`` is the trimmed mention, and the record is
-  flagged ``trimmed_mention``. Offsets index the text with the markup removed. Unbalanced markup
-  (a ``{{`` or ``}}`` outside a mark, a mark inside a mark), an unknown type or an empty mention
-  rejects the document with the reason, and so does a line that is a JSON object (a file of
-  another format under this name: any other text is a valid document). There is NO official
+  flagged ``trimmed_mention``. Offsets index the text with the markup removed. Malformed markup is
+  repaired where the repair is unambiguous, and the record flagged ``repaired_markup``: a mark
+  missing its ``{{`` (``联系org_name:银监会}}``: a known type, a colon and ``}}``, glued to the text
+  before), a mark opened with one ``{`` (``{time:第28分钟}}``), and a doubled closing ``}}}}``. What
+  stays unreadable (a ``{{`` or ``}}`` outside a mark, a mark left open before the next one, an
+  unknown type, an empty mention) is kept in the text as it is, with no entity, and the record
+  flagged ``unreadable_markup``: the document and every other mention in it are kept. Only a line
+  that is a JSON object (a file of another format under this name: any other text is a valid
+  document) or that cannot be decoded is rejected. There is NO official
   split: documents are assigned by their 0-based index in the file (= line number - 1),
   ``index % 10`` 0-7 -> train, 8 -> validation, 9 -> test (8:1:1, interleaved, independent of the
   file's length). Every split reads the same file; ``id`` is the document index.
@@ -61,8 +66,17 @@ TAG_NAMES = tag_names(TYPES, BMES) + [f"{prefix}-{typo}" for typo in TYPE_TYPOS 
 
 TRIMMED_MENTION = "trimmed_mention"
 NORMALISED_TAG = "normalised_tag"
+REPAIRED_MARKUP = "repaired_markup"
+UNREADABLE_MARKUP = "unreadable_markup"
 ESCAPED_NEWLINE = "\\n"
 MARK = re.compile(r"\{\{([^{}:]*):(.*?)\}\}", re.S)
+_TYPE = "|".join(sorted(map(re.escape, TYPES + tuple(TYPE_TYPOS)), key=len, reverse=True))
+# Unambiguous repairs, made only in the text between well-formed marks (each a known type, a
+# colon, a mention without braces and a closing ``}}``): the ``{{`` missing before a type glued to
+# the text (not after a letter, ``_`` or ``{``), and one ``{`` where two belong.
+_WELL_FORMED = re.compile(r"\{\{[^{}:]*:[^{}]*\}\}")
+_MISSING_OPEN = re.compile(rf"(?<![A-Za-z_{{])(?=(?:{_TYPE}):[^{{}}]*\}}\}})")
+_SINGLE_OPEN = re.compile(rf"(?<!\{{)\{{(?=(?:{_TYPE}):[^{{}}]*\}}\}})")
 
 INLINE_FILES = ("BosonNLP_NER_6C.txt", "origindata.txt")
 _BMES_FILES = {"train": "boson.train.bmes", "validation": "boson.dev.bmes", "test": "boson.test.bmes"}
@@ -111,30 +125,55 @@ def document_split(index: int) -> str:
     return "train" if rest < 8 else "validation" if rest == 8 else "test"
 
 
+def repair_markup(source: str) -> str:
+    """``source`` with the unambiguous markup faults repaired (see the module docstring); the
+    text of well-formed marks is never touched."""
+    out, position, after_mark = [], 0, False
+    for match in [*_WELL_FORMED.finditer(source), None]:
+        gap = source[position : match.start() if match else len(source)]
+        if after_mark and gap.startswith("}}"):  # a closing doubled right after a mark
+            gap = gap[2:]
+        out.append(_SINGLE_OPEN.sub("{{", _MISSING_OPEN.sub("{{", gap)))
+        if match:
+            out.append(match.group(0))
+            position, after_mark = match.end(), True
+    return "".join(out)
+
+
 def parse_markup(line: str):
-    """``(text, entities, flags)`` of one inline-marked document, or a Reject naming the fault.
-    Literal ``\\n`` escapes become newlines; whitespace inside a mark stays in the text and is
-    trimmed from the entity span."""
+    """``(text, entities, flags)`` of one inline-marked document. Literal ``\\n`` escapes become
+    newlines; whitespace inside a mark stays in the text and is trimmed from the entity span;
+    malformed markup is repaired or, when it cannot be read, kept as text (see the module docstring)."""
     source = line.replace(ESCAPED_NEWLINE, "\n")
-    parts, entities, flags = [], [], []
+    repaired = repair_markup(source)
+    flags = [REPAIRED_MARKUP] if repaired != source else []
+    source = repaired
+    parts, entities = [], []
     length = position = 0
-    for match in MARK.finditer(source):
-        fault = _stray_braces(source, position, match.start())
-        if fault:
-            return fault
-        parts.append(source[position : match.start()])
-        length += match.start() - position
-        type_, mention = match.group(1), match.group(2)
-        if "{{" in mention:
-            return Reject(f"unbalanced markup: a mark inside the mark at column {match.start()}: {_excerpt(source, match.start())}")
-        if type_ in TYPE_TYPOS:
-            type_ = TYPE_TYPOS[type_]
-            _flag(flags, NORMALISED_TAG)
-        if type_ not in TYPES:
-            return Reject(f"unknown entity type {type_!r} at column {match.start()}; known: {', '.join(TYPES)}")
+
+    def literal(end: int) -> None:
+        nonlocal length, position
+        piece = source[position:end]
+        if "{{" in piece or "}}" in piece:
+            _flag(flags, UNREADABLE_MARKUP)
+        parts.append(piece)
+        length += len(piece)
+        position = end
+
+    while (match := MARK.search(source, position)) is not None:
+        inner = source.find("{{", match.start() + 2, match.end())
+        if inner >= 0:  # a mark left open: text up to the next mark, which is read on its own
+            literal(inner)
+            continue
+        literal(match.start())
+        type_, mention = TYPE_TYPOS.get(match.group(1), match.group(1)), match.group(2)
         trimmed = mention.strip()
-        if not trimmed:
-            return Reject(f"empty {type_} mention at column {match.start()}: {_excerpt(source, match.start())}")
+        if type_ not in TYPES or not trimmed:
+            literal(match.end())  # an unknown type or an empty mention: kept as text, no entity
+            _flag(flags, UNREADABLE_MARKUP)
+            continue
+        if type_ != match.group(1):
+            _flag(flags, NORMALISED_TAG)
         if trimmed != mention:
             _flag(flags, TRIMMED_MENTION)
         start = length + len(mention) - len(mention.lstrip())
@@ -142,10 +181,7 @@ def parse_markup(line: str):
         parts.append(mention)
         length += len(mention)
         position = match.end()
-    fault = _stray_braces(source, position, len(source))
-    if fault:
-        return fault
-    parts.append(source[position:])
+    literal(len(source))
     return "".join(parts), entities, flags
 
 
@@ -162,19 +198,6 @@ def foreign_record(line: str):
     if isinstance(record, dict):
         return Reject(f"a JSON object, not an inline-marked document: keys found {sorted(record)}")
     return None
-
-
-def _stray_braces(source: str, start: int, end: int):
-    """A Reject for a ``{{`` or ``}}`` in plain text (an unclosed mark or a doubled closing)."""
-    for brace in ("{{", "}}"):
-        found = source.find(brace, start, end)
-        if found >= 0:
-            return Reject(f"unbalanced markup: {brace!r} outside a mark at column {found}: {_excerpt(source, found)}")
-    return None
-
-
-def _excerpt(source: str, at: int) -> str:
-    return repr(source[max(0, at - 10) : at + 30])
 
 
 def _flag(flags: list, flag: str) -> None:
@@ -241,10 +264,7 @@ class BosonNER(TaggedNERBuilder):
 
     def to_unified(self, raw):
         if raw["markup"] is not None:
-            parsed = parse_markup(raw["markup"])
-            if isinstance(parsed, Reject):
-                raise ValueError(parsed.reason)
-            text, entities, flags = parsed
+            text, entities, flags = parse_markup(raw["markup"])
             return unified_record(text, entities=entities, flags=flags)
         source_tags = tag_strings(raw["ner_tags"], self.tag_names)
         tags = [normalise_tag(tag) for tag in source_tags]

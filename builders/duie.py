@@ -69,22 +69,32 @@ class DuIE(ChinchillaBuilder):
         yield from read_json_lines(path)
 
     def to_unified(self, raw):
+        """Linear in the number of SPOs: each distinct (type, mention) is grounded once and the
+        entity list is deduplicated through a dict, not by scanning the list (a record with
+        thousands of SPOs was quadratic)."""
         text, flags = raw["text"], []
-        entities, relations = [], []
+        grounded: dict = {}  # (type, mention) -> span; grounding depends on nothing else
+        entities: dict = {}  # (type, mention, start, end) -> entity, in first-seen order
+
+        def span(type_, mention):
+            key = (type_, mention)
+            if key not in grounded:
+                grounded[key] = entity(text, type_, mention, flags=flags)
+            return dict(grounded[key])  # each relation its own dict, as before
+
+        relations = []
         for spo in raw["spo_list"]:
-            head = entity(text, spo["subject_type"], spo["subject"], flags=flags)
-            tail = entity(text, spo["object_type"]["@value"], spo["object"]["@value"], flags=flags)
+            head = span(spo["subject_type"], spo["subject"])
+            tail = span(spo["object_type"]["@value"], spo["object"]["@value"])
             qualifiers = []
             for slot in SLOTS[1:]:
                 value = spo["object"][slot]
                 if value is not None:
-                    span = entity(text, spo["object_type"][slot], value, flags=flags)
-                    qualifiers.append({"role": slot, **span})
+                    qualifiers.append({"role": slot, **span(spo["object_type"][slot], value)})
             relations.append({"type": spo["predicate"], "head": head, "tail": tail, "qualifiers": qualifiers})
             for mention in (head, tail):
-                if mention not in entities:
-                    entities.append(mention)
-        return unified_record(text, entities=entities, relations=relations, flags=flags)
+                entities.setdefault((mention["type"], mention["text"], mention["start"], mention["end"]), mention)
+        return unified_record(text, entities=list(entities.values()), relations=relations, flags=flags)
 
     def read_schema(self, path):
         predicates = []

@@ -18,7 +18,7 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .outputs import REPORT_FILE
+from .outputs import PROBLEMS, REPORT_FILE
 from .parquet_io import config_files, iter_split
 from .schema import spans_of
 
@@ -27,6 +27,8 @@ def accounting(report: dict) -> list:
     """Rows ``(corpus, split, counts, ok)``; ``ok`` is False where the equations do not hold."""
     rows = []
     for corpus, splits in sorted(report.items()):
+        if corpus == PROBLEMS:  # corpora that failed or lost archive members: not split counts
+            continue
         for split, c in splits.items():
             ok = c["read"] == c["written"] + len(c["rejected"])
             if "unified" in c and "unified_rejected" in c:

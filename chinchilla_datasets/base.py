@@ -8,6 +8,7 @@ features, a ``read`` generator and a pure ``to_unified`` function; it never bran
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,13 +19,13 @@ from typing import Iterator, Optional
 
 import datasets
 
+from .archives import ARCHIVE_SUFFIXES, DEFAULT_MAX_ARCHIVE_BYTES, copy_members, is_archive
 from .conform import conformer
 from .corpus import Corpus
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_records
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
-from .sources import Reject
+from .sources import Reject, short_reason, sniff_encoding
 
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 # With num_proc > 1, a source file of at least this size whose records are one per line is cut into
 # num_proc line shards that datasets generates in parallel (smaller files: not worth a process).
 SHARD_MIN_BYTES = 8 << 20
@@ -44,26 +45,33 @@ class ChinchillaConfig(datasets.BuilderConfig):
     options: InstructOptions = InstructOptions()
 
 
-def find_files(root: str, names: list, extract=None) -> dict:
-    """Map each wanted file name to a path under ``root``, shallowest first; archives in ``root``
-    are extracted (with ``extract``, e.g. ``dl_manager.extract``) and searched when files are missing.
+def find_files(root: str, names: list, open_archive=None) -> dict:
+    """Map each wanted file name to a path under ``root``, shallowest first; when files are
+    missing, the archives in ``root`` are searched with ``open_archive(path) -> {name: path}``
+    (e.g. :meth:`ChinchillaBuilder.archive_files`, which never extracts them).
     A wanted name may be a folder (CASIE's ``annotation/``: one file per document)."""
     found: dict = {}
-
-    def walk(top: str) -> None:
-        for dirpath, dirnames, filenames in sorted(os.walk(top), key=lambda w: (w[0].count(os.sep), w[0])):
+    if os.path.isdir(root):
+        for dirpath, dirnames, filenames in sorted(os.walk(root), key=lambda w: (w[0].count(os.sep), w[0])):
             dirnames.sort()
             for name in sorted(filenames + dirnames):
                 if name in names and name not in found:
                     found[name] = os.path.join(dirpath, name)
-
-    if os.path.isdir(root):
-        walk(root)
-        if extract is not None and len(found) < len(names):
+        if open_archive is not None and len(found) < len(names):
             for name in sorted(os.listdir(root)):
-                if name.endswith(ARCHIVE_SUFFIXES):
-                    walk(extract(os.path.join(root, name)))
+                if is_archive(name) and os.path.isfile(os.path.join(root, name)):
+                    for inner, path in open_archive(os.path.join(root, name)).items():
+                        found.setdefault(inner, path)
     return found
+
+
+def source_encoding(path: str) -> str:
+    """The encoding a split's source is read in, for the report: a file's, or for a folder of one
+    file per document (CASIE's ``annotation/``) the encodings of its files, comma-separated."""
+    if not os.path.isdir(path):
+        return sniff_encoding(path)
+    names = sorted(n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n)))
+    return ",".join(sorted({sniff_encoding(os.path.join(path, n)) for n in names})) or "no file"
 
 
 def is_plain(feature) -> bool:
@@ -106,6 +114,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
     # instruct view (translations with a span left unplaced: a row that misses a gold mention
     # teaches the model to miss it); counted per flag under ``instruct_left_out``.
     instruct_excluded_flags: frozenset = frozenset()
+    # Cap on each archive member copied and on an archive's copied total (``--max-archive-bytes``).
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     # What a record's ``line`` (in the report and its id) counts: ``line``, the line of its file it
     # starts on; ``position``, its 1-based position in a file holding one JSON array, often on one
     # line (CoNLL04); ``document``, the number naming its file in a folder of one file per document (CASIE).
@@ -130,6 +140,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         self.source_files: dict = {}  # split -> path of the file read (for provenance)
         self.num_proc = 1
         self.shard_dir: Optional[str] = None  # line shards and their reports, while preparing with num_proc > 1
+        self.archive_notes: list = []  # archive members skipped (links, devices, FIFOs, unsafe names)
 
     # ------------------------------------------------------------------ corpus hooks
     def read(self, path: str, split: str) -> Iterator[tuple]:
@@ -185,8 +196,8 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 self.shard_dir = None
 
     def shardable(self, path: str) -> bool:
-        """Whether a source file can be cut between any two lines."""
-        return self.one_record_per_line and not self.group_by
+        """Whether a source file can be cut between any two lines (at ``\\n`` bytes: not UTF-16)."""
+        return self.one_record_per_line and not self.group_by and not sniff_encoding(path).startswith("utf-16")
 
     def line_shards(self, path: str) -> list:
         """``[(file, lines before it), ...]``: ``path`` itself, or its line shards (copies in the
@@ -225,7 +236,10 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 piece = json.load(f)
             into = merged.setdefault(piece["split"], {})
             for key, value in piece["report"].items():
-                into[key] = into.get(key, [] if isinstance(value, list) else 0) + value
+                if isinstance(value, str):  # the encoding: the same in every shard
+                    into.setdefault(key, value)
+                else:
+                    into[key] = into.get(key, [] if isinstance(value, list) else 0) + value
         return merged
 
     def _split_generators(self, dl_manager):
@@ -264,14 +278,15 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
     def locate_files(self, dl_manager) -> dict:
         """``{split: path}`` of the split files present (a split whose file is absent is skipped)."""
         names = self.corpus.expected_files()
+        self.archive_notes = []
         if self.config.data_dir:
-            found = find_files(self.config.data_dir, names, extract=dl_manager.extract)
+            found = find_files(self.config.data_dir, names, open_archive=self.archive_files)
             where = self.config.data_dir
         elif self.corpus.urls:
             found = {}
             for name, path in dl_manager.download(dict(self.corpus.urls)).items():
                 if name.endswith(ARCHIVE_SUFFIXES):  # e.g. an official zip: look inside
-                    for inner, inner_path in find_files(dl_manager.extract(path), names).items():
+                    for inner, inner_path in self.archive_files(path).items():
                         found.setdefault(inner, inner_path)
                 else:
                     found[name] = path
@@ -293,11 +308,44 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             self.source_files["schema"] = self.schema_path
         return split_files
 
+    def archive_files(self, archive: str) -> dict:
+        """``{file name: path}`` of the corpus's files in ``archive``, copied (never extracted, see
+        ``archives.py``) into a private folder of this builder's cache, keyed by the archive's
+        path, size and time; notes on skipped members go to ``self.archive_notes``."""
+        names = self.corpus.expected_files()
+        info = os.stat(archive)
+        key = hashlib.sha256(
+            json.dumps([os.path.abspath(archive), info.st_size, info.st_mtime_ns, names, self.max_archive_bytes]).encode()
+        ).hexdigest()[:20]
+        folder = os.path.join(self._cache_dir_root, "chinchilla-archives", key)
+        done = os.path.join(folder, ".contents.json")
+        if not os.path.isfile(done):
+            os.makedirs(os.path.dirname(folder), exist_ok=True)
+            scratch = tempfile.mkdtemp(prefix=f".{key}-", dir=os.path.dirname(folder))
+            try:
+                contents = copy_members(archive, names, scratch, self.max_archive_bytes)
+                files = {name: os.path.basename(path) for name, path in contents.files.items()}
+                with open(os.path.join(scratch, ".contents.json"), "w", encoding="utf-8") as f:
+                    json.dump({"files": files, "notes": contents.notes}, f, ensure_ascii=False)
+                shutil.rmtree(folder, ignore_errors=True)
+                try:
+                    os.replace(scratch, folder)
+                except OSError:
+                    if not os.path.isfile(done):  # (else another process copied it meanwhile)
+                        raise
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        with open(done, encoding="utf-8") as f:
+            contents = json.load(f)
+        self.archive_notes.extend(n for n in contents["notes"] if n not in self.archive_notes)
+        return {name: os.path.join(folder, base) for name, base in contents["files"].items()}
+
     # ------------------------------------------------------------------ views
     def raw_records(self, path: str, split: str, offset: int = 0, source: Optional[str] = None) -> Iterator[tuple]:
         """``(line_no, raw)`` of every valid record; rejects are counted in ``self.report``.
         ``path`` may be a line shard of the file ``source``, starting after ``offset`` lines."""
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
+        report.setdefault("encoding", source_encoding(source or path))
         optional = self.optional_keys | (self.label_keys if split in self.corpus.unlabelled_splits else frozenset())
         file_name = os.path.basename(source or path)
         check = conformer(self.raw_features, optional)  # compiled once per split
@@ -310,7 +358,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 except ValueError as err:
                     item = Reject(str(err))
             if isinstance(item, Reject):
-                report["rejected"].append({"file": file_name, "line": line_no, "reason": item.reason})
+                report["rejected"].append({"file": file_name, "line": line_no, "reason": short_reason(item.reason)})
                 continue
             report["written"] += 1
             yield line_no, item
@@ -334,7 +382,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 continue
             except (KeyError, TypeError, ValueError, IndexError) as err:
                 report["unified_rejected"].append(
-                    {"file": os.path.basename(source or path), "line": line_no, "reason": f"cannot convert: {type(err).__name__}: {err}"}
+                    {"file": os.path.basename(source or path), "line": line_no, "reason": short_reason(f"cannot convert: {type(err).__name__}: {err}")}
                 )
                 continue
             record["id"] = f"{name}-{split}-{line_no}"

@@ -461,9 +461,9 @@ def _corpora(results: list, skipped: dict, published: bool) -> str:
         lines += ["", f"English corpora ({', '.join(english)}) are the sources of the translation stage "
                   "(`chinchilla translate`): their instruct configs use English templates and they are not in the mixtures."]
     if skipped and published:
-        lines += ["", "Not in this build (no source files given): " + ", ".join(f"`{name}`" for name in skipped) + "."]
+        lines += ["", "Not in this build (no source files given, or not readable): " + ", ".join(f"`{name}`" for name in skipped) + "."]
     elif skipped:
-        lines += ["", "Not in this build (no source files given):", ""]
+        lines += ["", "Not in this build (no source files given, or not readable):", ""]
         lines += [f"- {reason}" for reason in skipped.values()]
     return "\n".join(lines)
 

@@ -1,16 +1,27 @@
-"""The ``chinchilla`` command line."""
+"""The ``chinchilla`` command line.
+
+Every subcommand runs through :func:`run`: an expected failure (bad input, a refused folder, an
+I/O error such as a full disk or a folder removed mid-run) is one line on stderr and an exit
+status, Ctrl-C is one line and status 130; ``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
+from .archives import DEFAULT_MAX_ARCHIVE_BYTES
 from .registry import builders
 
 
 def _print_report(report: dict) -> None:
+    from .outputs import PROBLEMS
+
     print(f"{'corpus':<18} {'split':<11} {'read':>7} {'raw':>7} {'rejected':>8} {'unified':>7} {'instruct':>8}")
     for corpus, splits in report.items():
+        if corpus == PROBLEMS:
+            continue
         for split, c in splits.items():
             print(
                 f"{corpus:<18} {split:<11} {c['read']:>7} {c['written']:>7} {len(c['rejected']):>8} "
@@ -22,23 +33,23 @@ def _print_report(report: dict) -> None:
 
 def cmd_build(args) -> int:
     from .collection import build_collection
+    from .outdir import OutDirRefused
+    from .outputs import PROBLEMS
 
     try:
         report = build_collection(
             args.data_dir, args.out, args.corpus, args.num_proc,
             near_duplicates=args.near_duplicates, drop_leaks=args.drop_leaks,
+            max_archive_bytes=args.max_archive_bytes,
         )
-    except (FileNotFoundError, KeyError) as err:
-        print(f"chinchilla build: {err}", file=sys.stderr)
-        return 2
+    except (FileNotFoundError, KeyError, OutDirRefused) as err:
+        return _fail(args, err)
     _print_report(report)
     print(f"wrote {args.out}")
-    return 0
-
-
-def _error_text(err: Exception) -> str:
-    """An exception as one line (a KeyError's message without the quotes ``str()`` adds)."""
-    return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    failed = {name: p["failed"] for name, p in report.get(PROBLEMS, {}).items() if "failed" in p}
+    for name, reason in failed.items():
+        print(f"chinchilla build: {name}: {reason}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_score(args) -> int:
@@ -55,8 +66,7 @@ def cmd_score(args) -> int:
             predictions = read_predictions(args.predictions)
         result = score_rows(rows, predictions, match_mode=args.match_mode)
     except (KeyError, ValueError, FileNotFoundError) as err:
-        print(f"chinchilla score: {_error_text(err)}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     print(json.dumps(result, ensure_ascii=False) if args.json else format_table(result))
     return 0
 
@@ -67,8 +77,7 @@ def cmd_export(args) -> int:
     try:
         path, written, skipped = write_rows(instruct_rows(args.data, args.config, args.split), args.out, args.config, args.split, args.format)
     except (KeyError, ValueError, FileNotFoundError) as err:
-        print(f"chinchilla export: {_error_text(err)}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     note = f"; left out {skipped} EET/EEA training rows (no IEPile shape for them here)" if skipped else ""
     print(f"wrote {path} ({written} rows{note}) and its entry in {path.parent / 'dataset_info.json'}")
     return 0
@@ -80,8 +89,7 @@ def cmd_predict(args) -> int:
     from .predict import run_predict
 
     if args.concurrency < 1 or (args.limit is not None and args.limit < 0):
-        print("chinchilla predict: --concurrency must be at least 1 and --limit at least 0", file=sys.stderr)
-        return 2
+        return _fail(args, ValueError("--concurrency must be at least 1 and --limit at least 0"))
     try:
         rows = instruct_rows(args.data, args.config, args.split)
         report = run_predict(
@@ -89,8 +97,7 @@ def cmd_predict(args) -> int:
             api_key_env=args.api_key_env, timeout=args.timeout, max_retries=args.max_retries,
         )
     except (KeyError, ValueError, FileNotFoundError, LLMError) as err:
-        print(f"chinchilla predict: {_error_text(err)}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     print(f"{report.describe(args.out)}; wrote {args.out}")
     if report.asked or report.already:
         print(f"score it: chinchilla score --predictions {args.out} --data {args.data} --config {args.config} --split {args.split}")
@@ -103,8 +110,7 @@ def cmd_push(args) -> int:
     try:
         release = plan_release(args.out, include_restricted=args.include_restricted, repo_id=args.repo_id)
     except (FileNotFoundError, NothingToPublish) as err:
-        print(f"chinchilla push: {err}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     where = f"datasets/{args.repo_id}" + (f"@{args.revision}" if args.revision else "")
     verb = "would upload" if args.dry_run else "uploading"
     print(f"{verb} {len(release.files)} files ({len(release.configs)} configs) to {where} in one commit:")
@@ -119,8 +125,7 @@ def cmd_push(args) -> int:
             release, args.repo_id, private=args.private, revision=args.revision, tag=args.tag, token=args.token
         )
     except Exception as err:  # network, authentication, permissions: one clear line, not a traceback
-        print(f"chinchilla push: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1
+        return _fail(args, err, 1, f"{type(err).__name__}: ")
     print(f"committed {commit.oid}: {commit.commit_url}")
     if args.tag:
         print(f"tagged {args.tag}")
@@ -149,8 +154,7 @@ def cmd_audit(args) -> int:
     try:
         result = audit(args.out)
     except (FileNotFoundError, KeyError) as err:
-        print(f"chinchilla audit: {err}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     print(json.dumps(result, ensure_ascii=False) if args.json else format_audit(result))
     return 0 if all(a["balanced"] for a in result["accounting"]) else 1
 
@@ -167,14 +171,53 @@ def cmd_translate(args) -> int:
             progress=not args.no_progress,
         )
     except (LLMError, FileNotFoundError, KeyError, ValueError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"chinchilla translate: {message}", file=sys.stderr)
-        return 2
+        return _fail(args, err)
     failed = sum(c["translation_failed"] for c in result["splits"].values())
     print(f"wrote {result['out']} ({result['requests_sent']} requests sent)")
     if failed:
         print(f"{failed} records flagged translation_failed: run the same command again to retry them")
     return 0
+
+
+def _message(err: BaseException) -> str:
+    """One line for an error: an ``OSError`` as its reason and the path(s) it names; a
+    ``KeyError`` without the quotes ``str`` adds."""
+    if isinstance(err, OSError) and err.strerror:
+        paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+        hint = "; free some space (or build elsewhere) and run again" if err.errno == errno.ENOSPC else ""
+        return f"{err.strerror}{': ' + paths if paths else ''}{hint}"
+    text = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err
+    return " ".join(str(text).split()) or type(err).__name__
+
+
+def _fail(args, err: BaseException, code: int = 2, label: str = "") -> int:
+    """An expected failure of a subcommand: one line and ``code`` (the traceback with ``--debug``)."""
+    if args.debug:
+        raise err
+    print(f"chinchilla {args.command}: {label}{_message(err)}", file=sys.stderr)
+    return code
+
+
+def run(func, args) -> int:
+    """Run one subcommand: the one place errors become lines and exit statuses (module doc)."""
+    name = f"chinchilla {args.command}"
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:
+        if args.debug:
+            raise
+        print(f"{name}: {_message(err)} (--debug shows the traceback)", file=sys.stderr)
+        return 1
+    except Exception as err:  # a bug: still one line, the traceback on request
+        if args.debug:
+            raise
+        print(f"{name}: unexpected {type(err).__name__}: {_message(err)} (rerun with --debug for the traceback, and report it)", file=sys.stderr)
+        return 1
 
 
 class Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -188,17 +231,29 @@ class Help(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__, formatter_class=Help)
+    parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__.split("\n")[0], formatter_class=Help)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    # --debug is also accepted after the subcommand; SUPPRESS keeps the top-level value otherwise.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="build the multi-config dataset folder", formatter_class=Help)
+
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[debug], formatter_class=Help, **kwargs)
+
+    build = command("build", help="build the multi-config dataset folder")
     build.add_argument("--data-dir", help="folder with one sub-folder per corpus (default: the bundled fixtures)")
     build.add_argument("--out", default="chinchilla", help="output folder; name it 'chinchilla' to load it by that name")
     build.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to build (default: all)")
     build.add_argument("--num-proc", type=int, default=1, help="worker processes: corpora built in parallel, large files cut into shards")
     build.add_argument("--near-duplicates", action="store_true", help="also flag near-duplicate texts (MinHash-LSH)")
     build.add_argument("--drop-leaks", action="store_true", help="drop training rows whose text is in a validation/test split")
+    build.add_argument(
+        "--max-archive-bytes", type=int, default=DEFAULT_MAX_ARCHIVE_BYTES, metavar="N",
+        help="limit on each file read from an archive and on an archive's total (default 4 GiB)",
+    )
     build.set_defaults(func=cmd_build)
-    push = sub.add_parser("push", help="publish a built folder to the HuggingFace Hub in one commit", formatter_class=Help)
+    push = command("push", help="publish a built folder to the HuggingFace Hub in one commit")
     push.add_argument("out", help="the built folder (chinchilla build --out)")
     push.add_argument("--repo-id", required=True, help="dataset repository, ORG/NAME")
     push.add_argument("--private", action="store_true", help="create the repository private (if it does not exist)")
@@ -213,22 +268,21 @@ def main(argv=None) -> int:
     push.add_argument("--token", help="Hub token (default: the token of `hf auth login` or HF_TOKEN)")
     push.set_defaults(func=cmd_push)
 
-    download = sub.add_parser(
+    download = command(
         "download",
         help="fetch the corpora that have a public copy into DATA_DIR/<corpus>/ (checksummed, resumable)",
-        formatter_class=Help,
     )
     download.add_argument("--data-dir", required=True, help="folder to fill with one sub-folder per corpus (the input of build)")
     download.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to fetch (default: all)")
     download.add_argument("--quiet", action="store_true", help="no progress bars")
     download.set_defaults(func=cmd_download)
 
-    audit = sub.add_parser("audit", help="check a built folder: accounting, spans, duplicates and leakage", formatter_class=Help)
+    audit = command("audit", help="check a built folder: accounting, spans, duplicates and leakage")
     audit.add_argument("out", help="a built folder")
     audit.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     audit.set_defaults(func=cmd_audit)
 
-    score = sub.add_parser("score", help="score predictions against an instruct split", formatter_class=Help)
+    score = command("score", help="score predictions against an instruct split")
     score.add_argument(
         "--predictions", required=True,
         help='JSON Lines, either {"id": row id, "output": answer} (chinchilla predict) or LLaMA-Factory\'s '
@@ -244,7 +298,7 @@ def main(argv=None) -> int:
     score.add_argument("--json", action="store_true", help="print one JSON object (overall, per task, corpus, type and corpus-type) instead of a table")
     score.set_defaults(func=cmd_score)
 
-    export = sub.add_parser("export", help="write an instruct split for trainers (LLaMA-Factory, OpenAI, IEPile)", formatter_class=Help)
+    export = command("export", help="write an instruct split for trainers (LLaMA-Factory, OpenAI, IEPile)")
     export.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
     export.add_argument("--config", required=True, help="an instruct config, e.g. duie_instruct or all_instruct")
     export.add_argument("--split", default="train", help="the split to write")
@@ -255,8 +309,8 @@ def main(argv=None) -> int:
     export.add_argument("--out", default="export", help="folder for <config>.<split>.<format>.jsonl and dataset_info.json (entry <config>.<split>.<format>)")
     export.set_defaults(func=cmd_export)
 
-    predict = sub.add_parser(
-        "predict", help="ask an OpenAI-compatible endpoint (vLLM, SGLang, a hosted API) to answer an instruct split", formatter_class=Help
+    predict = command(
+        "predict", help="ask an OpenAI-compatible endpoint (vLLM, SGLang, a hosted API) to answer an instruct split"
     )
     predict.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
     predict.add_argument("--config", required=True, help="an instruct config, e.g. duee_instruct")
@@ -274,8 +328,8 @@ def main(argv=None) -> int:
     )
     predict.set_defaults(func=cmd_predict)
 
-    translate = sub.add_parser(
-        "translate", help="translate an English corpus into Chinese with an OpenAI-compatible endpoint", formatter_class=Help
+    translate = command(
+        "translate", help="translate an English corpus into Chinese with an OpenAI-compatible endpoint"
     )
     translate.add_argument("--data-dir", required=True, help="folder with one sub-folder per corpus (RAW)")
     translate.add_argument("--corpus", required=True, help="the English corpus to translate, e.g. conll04")
@@ -293,7 +347,7 @@ def main(argv=None) -> int:
     translate.add_argument("--no-progress", action="store_true", help="no progress bar")
     translate.set_defaults(func=cmd_translate)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ configs (``mixtures``), a ``README.md`` whose YAML lists every config with its d
 and ``build_report.json``. The near-duplicate and leak flags (``dedup``) and the card are computed
 from the plain ``outputs`` this loop hands them; neither imports this module.
 
-OUT is written to a sibling temporary folder and moved into place only when complete.
+OUT is written to a sibling temporary folder and moved into place only when complete; which
+folders may be OUT, the marker and manifest, and the swap are ``outdir``'s.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
+import signal
 import tempfile
+import threading
 import uuid
 from importlib import resources
 from pathlib import Path
@@ -24,16 +26,18 @@ from typing import Callable, Optional
 import datasets
 import pyarrow as pa
 
-from . import base
+from . import base, outdir
+from .archives import DEFAULT_MAX_ARCHIVE_BYTES
 from .card import write_card
 from .datasets_adapter import in_memory_dataset
 from .dedup import apply_flags
 from .instruct import TRAIN_SPLIT, InstructOptions, InstructRenderer, table_stats
 from .mixtures import MIXTURE, build_mixtures
-from .outputs import REPORT_FILE, ConfigOutput, CorpusOutput, split_order
+from .outputs import PROBLEMS, REPORT_FILE, ConfigOutput, CorpusFailure, CorpusOutput, split_order
 from .parquet_io import arrow_batches, sha256_file, write_split
 from .registry import builders, get_builder
 from .schema import INSTRUCT_FEATURES, TASK_COLUMN
+from .sources import SourceError
 
 RENDER_BATCH = 2_000  # unified records per Dataset.map call of the instruct view
 RENDER_CHUNK_ROWS = 50_000  # unified records held in memory at a time while rendering (a multiple of RENDER_BATCH)
@@ -114,7 +118,9 @@ def _chunks(batches, columns: Optional[list]):
         yield pa.Table.from_batches(pending)
 
 
-def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, options: InstructOptions = InstructOptions()) -> CorpusOutput:
+def build_corpus(
+    name: str, corpus_dir: str, out: str, num_proc: int = 1, options: InstructOptions = InstructOptions(), max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+) -> CorpusOutput:
     """Build the three views of one corpus into ``out``; each view's Parquet files are final."""
     cls = get_builder(name)
     out_path = Path(out)
@@ -123,6 +129,7 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
         # A private cache: a reused cache would skip generation and the report would be empty.
         def prepared(view: str):
             builder = cls(config_name=f"{name}_{view}", data_dir=corpus_dir, cache_dir=cache)
+            builder.max_archive_bytes = max_archive_bytes
             builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD, num_proc=num_proc if num_proc > 1 else None)
             # A split whose every record was rejected has no data: it is left out (and reported).
             splits = [s for s, info in builder.info.splits.items() if info.num_examples > 0]
@@ -131,6 +138,7 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
         raw_builder, raw = prepared("raw")
         report = {split: dict(counts) for split, counts in raw_builder.report.items()}
         sources = {os.path.basename(p): sha256_file(p) for p in raw_builder.source_files.values()}
+        archive_notes = list(raw_builder.archive_notes)
         schema = None
         if raw:
             configs.append(_write_config(raw, out_path, name, "raw", raw_builder.info.features))
@@ -146,7 +154,7 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
                 if counts.get("unified_left_out"):
                     report[split]["unified_left_out"] = counts["unified_left_out"]
             if not unified:
-                return CorpusOutput(name=name, configs=configs, report=report, sources=sources)
+                return CorpusOutput(name=name, configs=configs, report=report, sources=sources, notes=archive_notes)
             configs.append(_write_config(unified, out_path, name, "unified", unified_builder.info.features))
             schema = unified_builder.label_schema()
             if cls.instruct_excluded_flags:
@@ -163,7 +171,7 @@ def build_corpus(name: str, corpus_dir: str, out: str, num_proc: int = 1, option
             del instruct
             if instruct_config.splits:
                 configs.append(instruct_config)
-    return CorpusOutput(name=name, configs=configs, report=report, sources=sources, schema=schema)
+    return CorpusOutput(name=name, configs=configs, report=report, sources=sources, schema=schema, notes=archive_notes)
 
 
 def without_flagged(unified: datasets.DatasetDict, flags: frozenset) -> tuple:
@@ -192,8 +200,27 @@ def _write_config(dd: datasets.DatasetDict, out: Path, corpus: str, view: str, f
     return config
 
 
-def _build_job(args: tuple) -> CorpusOutput:
-    return build_corpus(*args)
+def _build_job(args: tuple):
+    """``build_corpus(*args)``, or a :class:`CorpusFailure` when a source cannot be read (caught here,
+    in the worker: an exception sent back from a pool loses its cause)."""
+    try:
+        return build_corpus(*args)
+    except Exception as err:
+        found = source_error(err)
+        if found is None:
+            raise
+        return CorpusFailure(args[0], str(found))
+
+
+def source_error(err: BaseException) -> Optional[SourceError]:
+    """The :class:`SourceError` behind ``err`` (``datasets`` wraps errors of generation), or None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, SourceError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _has_line_shards(name: str, corpus_dir: Path) -> bool:
@@ -204,8 +231,23 @@ def _has_line_shards(name: str, corpus_dir: Path) -> bool:
         return False
     wanted = set(cls.corpus.expected_files())
     return any(
-        f in wanted and os.path.getsize(os.path.join(d, f)) >= base.SHARD_MIN_BYTES for d, _, files in os.walk(corpus_dir) for f in files
+        f in wanted and os.path.isfile(os.path.join(d, f)) and os.path.getsize(os.path.join(d, f)) >= base.SHARD_MIN_BYTES
+        for d, _, files in os.walk(corpus_dir)
+        for f in files
     )
+
+
+def _spawn_pool(processes: int):
+    """A spawn pool whose workers ignore SIGINT: Ctrl-C reaches every process of the terminal's
+    group, and each worker would print a traceback; the main process stops them instead (the
+    pool's exit terminates them). The disposition is inherited by the spawned interpreters."""
+    if threading.current_thread() is not threading.main_thread():
+        return multiprocessing.get_context("spawn").Pool(processes)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return multiprocessing.get_context("spawn").Pool(processes)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def build_collection(
@@ -217,20 +259,21 @@ def build_collection(
     options: InstructOptions = InstructOptions(),
     near_duplicates: bool = False,
     drop_leaks: bool = False,
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES,
 ) -> dict:
     """Build every corpus found under ``data_dir`` (``data_dir/<corpus>/``) into ``out``.
 
-    Returns the build report ``{corpus: {split: {...}}}``. Corpora whose folder is missing are
-    skipped with one line naming the expected files; the others still build.
+    Returns the build report ``{corpus: {split: {...}}}`` (and ``PROBLEMS``, see ``outputs``).
+    Corpora whose folder is missing are skipped with one line naming the expected files; a corpus
+    whose source cannot be read (a corrupt archive, an unreadable file) fails with one line; the
+    others still build.
     """
     data_root = Path(data_dir) if data_dir else bundled_fixtures()
     names = corpora or list(builders())
     for name in names:
         get_builder(name)  # unknown names fail before any work
-    out_path = Path(out).resolve()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.partial-", dir=out_path.parent))
-    try:
+    out_path = outdir.claim_out(out, data_root, log)  # refuses a folder the build did not write
+    with outdir.staging(out_path) as tmp:
         jobs, skipped = [], {}
         for name in names:
             reason = corpus_ready(name, data_root / name)
@@ -238,7 +281,7 @@ def build_collection(
                 log(f"skip {reason}")
                 skipped[name] = reason
             else:
-                jobs.append((name, str(data_root / name), str(tmp), 1, options))
+                jobs.append((name, str(data_root / name), str(tmp), 1, options, max_archive_bytes))
         if not jobs:
             raise FileNotFoundError(f"no corpus found under {data_root}: nothing to build")
         # With num_proc > 1: a corpus with a large one-record-per-line file is built here, its line
@@ -249,17 +292,29 @@ def build_collection(
         results = []
         for name, corpus_dir, *_ in sharded:
             log(f"building {name} from {corpus_dir} ({num_proc} processes)")
-            results.append(build_corpus(name, corpus_dir, str(tmp), num_proc, options))
+            results.append(_build_job((name, corpus_dir, str(tmp), num_proc, options, max_archive_bytes)))
         if num_proc > 1 and len(pooled) > 1:
-            with multiprocessing.get_context("spawn").Pool(min(num_proc, len(pooled))) as pool:
+            with _spawn_pool(min(num_proc, len(pooled))) as pool:
                 for result in pool.imap(_build_job, pooled):
-                    log(f"built {result.name}")
+                    if isinstance(result, CorpusOutput):
+                        log(f"built {result.name}")
                     results.append(result)
         else:
             for job in pooled:
                 log(f"building {job[0]} from {job[1]}")
                 results.append(_build_job(job))
         results.sort(key=lambda result: names.index(result.name))
+        problems = {r.name: {"failed": r.reason} for r in results if isinstance(r, CorpusFailure)}
+        for failure in [r for r in results if isinstance(r, CorpusFailure)]:
+            log(f"fail {failure.name}: {failure.reason}")
+            skipped[failure.name] = f"{failure.name}: {failure.reason}"
+        results = [r for r in results if isinstance(r, CorpusOutput)]
+        for result in results:
+            if result.notes:
+                problems[result.name] = {"archive_members_skipped": result.notes}
+                log(f"{result.name}: skipped {len(result.notes)} archive member(s): {result.notes[0]}")
+        if not results:
+            raise FileNotFoundError(f"no corpus under {data_root} could be read: nothing to build")
         apply_flags(tmp, results, near=near_duplicates, drop_leaks=drop_leaks)
         for result in results:
             if not result.configs:
@@ -267,6 +322,8 @@ def build_collection(
                 example = f", e.g. {rejected[0]['file']}:{rejected[0]['line']}: {rejected[0]['reason']}" if rejected else ""
                 log(f"skip {result.name}: no valid record ({len(rejected)} rejected{example})")
         report = {r.name: r.report for r in results}
+        if problems:
+            report[PROBLEMS] = problems
         results = [r for r in results if r.configs]
         if not results:
             raise FileNotFoundError(f"no valid record in any corpus under {data_root}: nothing to build")
@@ -274,20 +331,7 @@ def build_collection(
         mixtures = build_mixtures(tmp, results, seed=options.seed)
         mixture = [CorpusOutput(name=MIXTURE, configs=mixtures, report={}, sources={})] if mixtures else []
         write_card(tmp, results + mixture, skipped)
-        _replace_dir(tmp, out_path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        outdir.write_manifest(tmp, outdir.file_corpora(results, mixtures))
+        outdir.swap_into_place(tmp, out_path, data_root, log)
     return report
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move the finished build into place; the previous build is removed only after the swap."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 

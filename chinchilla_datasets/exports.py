@@ -13,8 +13,9 @@ columns itself (its ``"\\n".join`` of the non-empty ones). So ``alpaca`` keeps t
 and LLaMA-Factory forms the same string that ``sharegpt``/``openai`` carry and ``chinchilla predict``
 sends. Every format also carries the same system message, ``SYSTEM_PROMPT``.
 
-Each LLaMA-Factory-readable export adds its entry to ``out_dir/dataset_info.json`` under
-``<config>.<split>.<format>`` (distinct per format; other entries in the file are kept).
+Each export adds its LLaMA-Factory entry to ``out_dir/dataset_info.json`` under
+``<config>.<split>.<format>`` (distinct per format; other entries in the file are kept). Files are
+written to a temporary file beside them and renamed into place when complete.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
+
+from .outdir import atomic_file
 
 FORMATS = ("alpaca", "sharegpt", "openai", "iepile")
 PROMPT_JOINER = "\n"
@@ -129,7 +132,9 @@ def write_rows(rows: Iterable[dict], out_dir: str, config: str, split: str, fmt:
     name = entry_name(config, split, fmt)
     path = folder / f"{name}.jsonl"
     written = skipped = 0
-    with open(path, "w", encoding="utf-8") as f:
+    # Both files are replaced only once complete: a failed export (an unknown config or split is
+    # found when the rows are first read) leaves the previous ones as they were.
+    with atomic_file(path) as f:
         for row in rows:
             item = convert(row)
             if item is None:
@@ -140,5 +145,6 @@ def write_rows(rows: Iterable[dict], out_dir: str, config: str, split: str, fmt:
     info_path = folder / "dataset_info.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
     info[name] = dataset_info_entry(path.name, fmt)
-    info_path.write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with atomic_file(info_path) as f:
+        f.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
     return path, written, skipped

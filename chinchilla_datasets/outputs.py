@@ -13,6 +13,9 @@ from typing import Optional
 import datasets
 
 REPORT_FILE = "build_report.json"
+# Key of build_report.json beside the corpora: {corpus: {"failed": one line} and/or
+# {"archive_members_skipped": [lines]}} for corpora whose sources could not be read whole.
+PROBLEMS = "problems"
 
 
 @dataclass
@@ -33,6 +36,15 @@ class CorpusOutput:
     report: dict  # split -> counts and rejections
     sources: dict  # file name -> sha256
     schema: Optional[dict] = None
+    notes: list = field(default_factory=list)  # archive members skipped (links, devices, FIFOs)
+
+
+@dataclass
+class CorpusFailure:
+    """A corpus whose source could not be read (a ``sources.SourceError``): one line saying why."""
+
+    name: str
+    reason: str
 
 
 def split_paths(entry: dict) -> list:

@@ -11,6 +11,13 @@ listing only those and its body naming the ones left out and why.
 
 Data files of an earlier release that this one does not list (``<config>/<split>[-<shard>-of-<n>]-<fingerprint>.parquet``)
 are deleted in the same commit: a config no longer published must not stay downloadable.
+Only files the build wrote are uploaded: every data file the card lists is checked against the
+build's manifest (``outdir``; relative path inside the folder, a regular file, same size and
+sha256); a config with any other file (an absolute path, ``../``, a link, a changed file, one the
+build did not write) is left out with a line saying why. The licence gate reads which corpora a
+file holds from the manifest (recorded when the build wrote it) and from the rows' ``corpus``
+column, never from config names, so every view of a restricted corpus, and every mixture holding
+its rows, is gated.
 The Hub is reached only through the ``api`` object (``huggingface_hub.HfApi`` by default, with the
 token of ``hf auth login`` or ``HF_TOKEN`` unless one is given), which tests replace with a fake.
 """
@@ -26,6 +33,7 @@ from typing import Optional, Union
 import pyarrow.parquet as pq
 
 from .card import CARD_FILE, Exclusion, read_build, render_card
+from .outdir import MARKER, manifest_files, read_marker, unwritten_file
 from .outputs import REPORT_FILE, split_paths
 from .registry import get_builder
 
@@ -61,6 +69,7 @@ class Release:
     excluded: tuple  # Exclusion
     restricted: tuple  # corpora published although restricted (include_restricted)
     version: str  # of the package that built OUT
+    refused: tuple = ()  # Exclusion: corpora left out for a data file the build did not write
 
     @property
     def paths(self) -> list:
@@ -81,7 +90,7 @@ class Release:
         for f in self.files:
             what = f"config {f.config}, split {f.split}, {f.rows:,} rows" if f.config else "generated"
             lines.append(f"  {f.path_in_repo}  ({what}; {_human_size(f.size)})")
-        for exclusion in self.excluded:
+        for exclusion in self.refused + self.excluded:
             lines.append(f"left out {exclusion.corpus} ({', '.join(exclusion.configs)}): {exclusion.reason}")
         return "\n".join(lines)
 
@@ -92,16 +101,33 @@ def plan_release(out: Union[str, Path], *, include_restricted: bool = False, rep
     out = Path(out)
     if not (out / CARD_FILE).is_file():
         raise FileNotFoundError(f"{out} is not a built folder (no {CARD_FILE}); run `chinchilla build --out {out}` first")
+    files_written = manifest_files(read_marker(out))
+    if files_written is None:
+        raise FileNotFoundError(
+            f"{out} has no build manifest ({MARKER}), so which files the build wrote cannot be checked; "
+            f"rebuild it with `chinchilla build --out {out}`"
+        )
+    changed = unwritten_file(out, REPORT_FILE, files_written, data_file=False)
+    if changed:  # its counts and rejected lines are uploaded
+        raise NothingToPublish(f"{out / REPORT_FILE} {changed}; rebuild with `chinchilla build --out {out}`")
     build = read_build(out)
-    kept, excluded, restricted = [], [], []
+    kept, excluded, restricted, refused = [], [], [], []
     for result in build.results:
-        reason = restriction(out, result)
+        problems = [(path, why) for config in result.configs for entry in config.splits.values()
+                    for path in split_paths(entry) for why in [unwritten_file(out, path, files_written)] if why]
+        if problems:
+            path, why = problems[0]
+            refused.append(Exclusion(corpus=result.name, configs=tuple(c.name for c in result.configs), reason=f"data file {path!r} {why}"))
+            continue
+        reason = restriction(out, result, files_written)
         if reason is None or include_restricted:
             kept.append(result)
             if reason is not None:
                 restricted.append(result.name)
         else:
             excluded.append(Exclusion(corpus=result.name, configs=tuple(c.name for c in result.configs), reason=reason))
+    if not kept and not excluded:
+        raise NothingToPublish(f"nothing to publish: no config of {out} has only files the build wrote ({refused[0].reason})")
     if not kept:
         names = ", ".join(e.corpus for e in excluded)
         raise NothingToPublish(
@@ -129,15 +155,19 @@ def plan_release(out: Union[str, Path], *, include_restricted: bool = False, rep
         excluded=tuple(excluded),
         restricted=tuple(restricted),
         version=build.version,
+        refused=tuple(refused),
     )
 
 
-def restriction(out: Path, result) -> Optional[str]:
+def restriction(out: Path, result, files_written: Optional[dict] = None) -> Optional[str]:
     """Why the configs of ``result`` (a ``CorpusOutput``) may not be redistributed, or None when they may.
 
-    The corpora are read from the rows (their ``corpus`` column), so a config mixing corpora
-    (``all_*``) is restricted as soon as one of them is."""
-    names = sorted(set().union(*(corpora_in(out, config) for config in result.configs)))
+    The corpora are those the build's manifest records for the configs' files (``files_written``)
+    plus those of the rows' ``corpus`` column: a raw view is gated by the corpus it was built
+    from whatever the config is called, and a config mixing corpora (``all_*``) is restricted as
+    soon as one of them is. (Without a manifest, a file without ``corpus`` column counts as the
+    config's corpus.)"""
+    names = sorted(set().union(*(corpora_in(out, config, files_written) for config in result.configs)))
     reasons = {}
     for name in names:
         try:
@@ -154,14 +184,17 @@ def restriction(out: Path, result) -> Optional[str]:
     return "mixes rows of corpora that may not be redistributed: " + "; ".join(f"{n}: {r}" for n, r in reasons.items())
 
 
-def corpora_in(out: Path, config) -> set:
-    """The corpora whose rows a config holds: its ``corpus`` column, or the config's corpus (raw views)."""
+def corpora_in(out: Path, config, files_written: Optional[dict] = None) -> set:
+    """The corpora whose rows a config holds: per file, those the manifest records and those of
+    its ``corpus`` column."""
     names = set()
     for entry in config.splits.values():
-        for path in (out / p for p in split_paths(entry)):
-            if "corpus" in pq.ParquetFile(path).schema_arrow.names:
-                names.update(pq.read_table(path, columns=["corpus"]).column("corpus").unique().to_pylist())
-            else:
+        for path in split_paths(entry):
+            if files_written is not None:
+                names.update(files_written[path]["corpora"])
+            if "corpus" in pq.ParquetFile(out / path).schema_arrow.names:
+                names.update(pq.read_table(out / path, columns=["corpus"]).column("corpus").unique().to_pylist())
+            elif files_written is None:
                 names.add(config.corpus)
     return names
 

@@ -1,17 +1,40 @@
 """Reading source files line by line, with line numbers, whatever their encoding and line endings.
 
-Readers never raise on a bad record: they yield a :class:`Reject` carrying the reason, so the
-build can account for every line (read = written + rejected).
+Source files are untrusted input. Readers never raise on a bad record: they yield a :class:`Reject`
+carrying the reason, so the build can account for every line (read = written + rejected). Lines
+are read in bounded chunks: a line longer than ``MAX_LINE_BYTES`` is rejected with its line number
+without ever being held whole in memory. A file that cannot be read at all (permissions, an I/O
+error, a corrupt archive: see ``archives.py``) raises :class:`SourceError`, which fails its corpus
+with one line while the rest of the collection builds.
+
+Encodings: UTF-8 with or without BOM, UTF-16 LE/BE with a BOM (what some Windows editors save), and
+GBK/GB18030 (older Chinese corpora) when most non-ASCII lines of the file's start decode so.
 """
 
 from __future__ import annotations
 
 import codecs
 import json
+import os
 from dataclasses import dataclass
-from typing import Iterator
+from typing import BinaryIO, Iterator, Optional
 
 import orjson
+
+# A line longer than this is rejected unread (the longest real record, a DuEE-fin document, is
+# well under 1 MiB); memory while reading stays at about this plus READ_CHUNK.
+MAX_LINE_BYTES = 16 << 20
+READ_CHUNK = 1 << 20
+# A rejection reason longer than this is cut (with its length noted): a reason quoting a 50 MB
+# token must not make a 50 MB build report.
+MAX_REASON_CHARS = 500
+# Encodings read with a byte order mark, and the mark; the reader skips it.
+BOMS = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE, "utf-8-sig": codecs.BOM_UTF8}
+
+
+class SourceError(Exception):
+    """A source file or archive that cannot be read at all. The message is one line,
+    ``<file>: <what is wrong>``; the build fails that file's corpus with it and builds the others."""
 
 
 @dataclass(frozen=True)
@@ -21,17 +44,35 @@ class Reject:
     reason: str
 
 
-def sniff_encoding(path: str) -> str:
-    """UTF-8 (with or without BOM) unless more non-ASCII lines of the file's start are GB18030 than
-    UTF-8; then GB18030.
+def short_reason(reason: str, limit: int = MAX_REASON_CHARS) -> str:
+    """``reason``, cut to ``limit`` characters with its full length noted when longer."""
+    if len(reason) <= limit:
+        return reason
+    return f"{reason[:limit]}… (reason cut: {len(reason)} characters)"
 
+
+def sniff_encoding(path: str) -> str:
+    """``utf-16-le`` / ``utf-16-be`` for a file starting with a UTF-16 byte order mark; else UTF-8
+    (with or without BOM) unless more non-ASCII lines of the file's start are GB18030 than UTF-8;
+    then GB18030.
+
+    A UTF-16 BOM is never valid UTF-8 or GB18030 (0xFF is not a lead byte in either), so it decides
+    when what follows reads as UTF-16 text (see :func:`_reads_as_utf16`): undecodable bytes at the
+    start of a UTF-8 file must cost that line only, not turn the whole file into UTF-16 mojibake.
     Older Chinese corpora (SIGHAN, BosonNLP readmes) ship GBK files; GB18030 is its superset. The
     lines vote, rather than the first invalid byte deciding: GB18030 decodes almost any bytes, so a
     UTF-8 file with one corrupt line would otherwise be read whole as mojibake. A UTF-8 file stays
     UTF-8 and its corrupt lines are rejected one by one; lines valid in neither do not vote.
+    Raises :class:`SourceError` when the file cannot be read.
     """
-    with open(path, "rb") as f:
-        head = f.read(1 << 16)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError as err:
+        raise SourceError(f"{os.path.basename(path)}: cannot read: {err.strerror or err}") from err
+    for encoding in ("utf-16-le", "utf-16-be"):
+        if head.startswith(BOMS[encoding]) and _reads_as_utf16(head[2:], encoding, whole=len(head) < 1 << 16):
+            return encoding
     lines = head.split(b"\n")
     votes = {"utf-8": 0, "gb18030": 0}
     for i, line in enumerate(lines):
@@ -51,31 +92,93 @@ def sniff_encoding(path: str) -> str:
     return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
 
 
-def read_lines(path: str) -> Iterator[tuple]:
-    """Yield ``(line_no, line)`` (1-based, line ending removed) or ``(line_no, Reject)``."""
-    encoding = sniff_encoding(path)
-    with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, 1):
-            if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[3:]
-            try:
-                line = raw.decode(encoding)
-            except UnicodeDecodeError as err:
-                yield line_no, Reject(f"not valid {encoding}: {err.reason} at byte {err.start}")
-                continue
-            yield line_no, line.rstrip("\r\n")
+def _reads_as_utf16(body: bytes, encoding: str, whole: bool) -> bool:
+    """Whether ``body`` (the head after a UTF-16 BOM) decodes as ``encoding`` and looks like UTF-16:
+    it holds a UTF-16 newline, or a NUL byte (every ASCII character has one in UTF-16; UTF-8 and
+    GB18030 text never does), or no 0x0A byte at all. UTF-8 text behind stray BOM-like bytes has
+    0x0A bytes but neither of the others. (Not recognised: a one-line UTF-16 file without any ASCII
+    character whose 0x0A bytes are all inside characters, e.g. U+4E0A; it is rejected as invalid
+    UTF-8, never misread.)"""
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(body, final=whole)
+    except UnicodeDecodeError:
+        return False
+    return "\n" in text or b"\x00" in body or b"\n" not in body
 
 
-def read_nonblank_lines(path: str) -> Iterator[tuple]:
+def byte_lines(f: BinaryIO, newline: bytes = b"\n", max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Optional[bytes]]:
+    """The lines of a binary stream without their ``newline``, read ``READ_CHUNK`` bytes at a time;
+    None for a line longer than ``max_line_bytes``, whose bytes are skipped, never held whole.
+
+    ``newline`` is the encoded ``\\n``: two bytes for UTF-16, found only at even offsets (the
+    stream starts at a character boundary), so a ``0x0A`` byte inside a character never cuts a line."""
+    width = len(newline)
+    buffer = bytearray()  # starts at a line start, so at a character boundary
+    too_long = False  # the line being read has passed the limit; skip to its end
+    while True:
+        chunk = f.read(READ_CHUNK)
+        buffer += chunk
+        start = 0
+        while (at := _find_aligned(buffer, newline, start)) >= 0:
+            yield None if too_long or at - start > max_line_bytes else bytes(buffer[start:at])
+            too_long = False
+            start = at + width
+        del buffer[:start]
+        if not chunk:
+            break
+        if len(buffer) - (width - 1) > max_line_bytes:  # (its last bytes may begin the newline)
+            too_long = True
+            # Keep an odd trailing byte: it may begin a newline that the next chunk completes.
+            del buffer[: len(buffer) - len(buffer) % width]
+    if too_long or len(buffer) > max_line_bytes:
+        yield None
+    elif buffer:
+        yield bytes(buffer)
+
+
+def _find_aligned(buffer: bytearray, newline: bytes, start: int) -> int:
+    at = buffer.find(newline, start)
+    while at >= 0 and at % len(newline):
+        at = buffer.find(newline, at + 1)
+    return at
+
+
+def read_lines(path: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple]:
+    """Yield ``(line_no, line)`` (1-based, line ending removed) or ``(line_no, Reject)``; a line
+    longer than ``max_line_bytes`` bytes is rejected without being read whole. Raises
+    :class:`SourceError` when the file cannot be read."""
+    try:
+        encoding = sniff_encoding(path)
+        newline = "\n".encode(encoding.replace("-sig", ""))
+        with open(path, "rb") as f:
+            head = f.read(len(BOMS.get(encoding, codecs.BOM_UTF8)))
+            # A UTF-8 BOM is skipped whatever the lines voted (a GBK file saved with one).
+            if head not in (BOMS.get(encoding), codecs.BOM_UTF8):
+                f.seek(0)
+            for line_no, raw in enumerate(byte_lines(f, newline, max_line_bytes), 1):
+                if raw is None:
+                    yield line_no, Reject(f"line longer than {max_line_bytes} bytes (the limit): not read")
+                    continue
+                try:
+                    line = raw.decode(encoding)
+                except UnicodeDecodeError as err:
+                    yield line_no, Reject(f"not valid {encoding}: {err.reason} at byte {err.start}")
+                    continue
+                yield line_no, line.rstrip("\r\n")
+    except OSError as err:
+        raise SourceError(f"{os.path.basename(path)}: cannot read: {err.strerror or err}") from err
+
+
+def read_nonblank_lines(path: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple]:
     """``read_lines`` without blank lines (they are separators, not records); rejects pass through."""
-    for line_no, line in read_lines(path):
+    for line_no, line in read_lines(path, max_line_bytes):
         if isinstance(line, Reject) or line.strip():
             yield line_no, line
 
 
-def read_json_lines(path: str) -> Iterator[tuple]:
+def read_json_lines(path: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple]:
     """Yield ``(line_no, dict)`` for each non-blank line, or ``(line_no, Reject)``."""
-    for line_no, line in read_nonblank_lines(path):
+    for line_no, line in read_nonblank_lines(path, max_line_bytes):
         if isinstance(line, Reject):
             yield line_no, line
             continue
@@ -147,12 +250,12 @@ def _skip_space(text: str, position: int) -> int:
     return position
 
 
-def read_blocks(path: str) -> Iterator[tuple]:
+def read_blocks(path: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple]:
     """Yield ``(first_line_no, [line, ...])`` for blank-line separated blocks (CoNLL style), or
     ``(first_line_no, Reject)`` for a block holding a line that cannot be decoded: the block is
     rejected whole, as a record with a line missing cannot be trusted (tags would be realigned)."""
     block, start, bad = [], None, None
-    for line_no, line in read_lines(path):
+    for line_no, line in read_lines(path, max_line_bytes):
         if isinstance(line, Reject):
             if start is None:
                 start = line_no

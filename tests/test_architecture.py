@@ -32,6 +32,7 @@ FLOORS = {
     "chinchilla_datasets.datasets_adapter": "contracts",
     "chinchilla_datasets.llm": "contracts",  # imports nothing of the library: any floor may use the client
     "chinchilla_datasets.sources": "sources",
+    "chinchilla_datasets.archives": "sources",
     "chinchilla_datasets.spans": "sources",
     "chinchilla_datasets.conform": "sources",
     "chinchilla_datasets.duee_events": "sources",
@@ -47,6 +48,7 @@ FLOORS = {
     "builders.*": "builders",
     "chinchilla_datasets.parquet_io": "storage",
     "chinchilla_datasets.mixtures": "storage",
+    "chinchilla_datasets.outdir": "storage",
     "chinchilla_datasets.dedup": "flags",
     "chinchilla_datasets.card": "flags",
     "chinchilla_datasets.collection": "collection",

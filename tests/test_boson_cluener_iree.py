@@ -14,7 +14,9 @@ import pytest
 from builders.boson_ner import (
     CORPUS as BOSON,
     NORMALISED_TAG,
+    REPAIRED_MARKUP,
     TRIMMED_MENTION,
+    UNREADABLE_MARKUP,
     BosonNER,
     bmes_tags,
     document_split,
@@ -95,18 +97,56 @@ def test_adjacent_single_character_marks_stay_separate_entities():
 
 
 @pytest.mark.parametrize(
-    "line, reason",
+    "line, text, mentions",
     [
-        ("{{time:今天}}}}上午", "'}}' outside a mark"),
-        ("{{time:今天上午，{{person_name:李明}}到达", "a mark inside the mark"),
-        ("他说{{location北京}}很好", "'{{' outside a mark"),
-        ("{{city:北京}}", "unknown entity type 'city'"),
-        ("{{time: }}", "empty time mention"),
+        # The two faults of the real corpus (own sentences in their shape): a mark missing its
+        # "{{", and a mark opened with one "{" at the start of a line.
+        ("请联系org_name:市消协}}核实，{{time:周五}}前答复", "请联系市消协核实，周五前答复", ["市消协", "周五"]),
+        ("{time:第71分钟}}{{person_name:赵晨}}扳平比分", "第71分钟赵晨扳平比分", ["第71分钟", "赵晨"]),
+        ("{{time:今天}}}}上午", "今天上午", ["今天"]),  # a doubled closing
+        ("{{location:郊外}}和product_name:云帆X2}}", "郊外和云帆X2", ["郊外", "云帆X2"]),
     ],
 )
-def test_malformed_markup_is_rejected_with_the_reason(line, reason):
-    parsed = parse_markup(line)
-    assert isinstance(parsed, Reject) and reason in parsed.reason
+def test_unambiguous_markup_faults_are_repaired_and_flagged(line, text, mentions):
+    parsed_text, entities, flags = parse_markup(line)
+    assert parsed_text == text and [e["text"] for e in entities] == mentions
+    assert all(text[e["start"] : e["end"]] == e["text"] for e in entities)
+    assert flags == [REPAIRED_MARKUP]
+
+
+@pytest.mark.parametrize(
+    "line, text, mentions",
+    [
+        ("{{time:今天上午，{{person_name:李明}}到达", "{{time:今天上午，李明到达", ["李明"]),  # a mark left open
+        ("他说{{location北京}}很好，{{person_name:王五}}同意", "他说{{location北京}}很好，王五同意", ["王五"]),
+        ("{{city:北京}}和{{location:上海}}", "{{city:北京}}和上海", ["上海"]),  # an unknown type
+        ("{{time: }}{{time:明天}}", "{{time: }}明天", ["明天"]),  # an empty mention
+        ("Newtime:三月}}{{org_name:统计局}}", "Newtime:三月}}统计局", ["统计局"]),  # a type glued to letters: not repaired
+        ("{{product_name:time:v2}}上线", "time:v2上线", ["time:v2"]),  # a type-like mention is left alone
+    ],
+)
+def test_unreadable_markup_stays_as_text_and_keeps_the_other_mentions(line, text, mentions):
+    parsed_text, entities, flags = parse_markup(line)
+    assert parsed_text == text and [e["text"] for e in entities] == mentions
+    assert all(text[e["start"] : e["end"]] == e["text"] for e in entities)
+    assert flags == ([] if "{{product_name:time" in line else [UNREADABLE_MARKUP])
+
+
+def test_documents_with_markup_faults_are_kept_with_every_other_mention(tmp_path):
+    """A file of 20 documents, two with the corpus's faults: all 20 documents are built, none rejected."""
+    lines = [f"第{i}篇{{{{location:城{i}}}}}的{{{{person_name:人{i}}}}}" for i in range(20)]
+    lines[8] = "联系org_name:银监会}}的{{person_name:刘一}}，{{location:西城}}"  # index 8: validation
+    lines[9] = "{time:第28分钟}}{{person_name:孙二}}射门，{{org_name:足协}}"  # index 9: test
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "origindata.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    builder, unified = build(BosonNER, data, tmp_path)
+    assert_clean(builder)
+    assert {s: len(ds) for s, ds in unified.items()} == {"train": 16, "validation": 2, "test": 2}
+    repaired = {r["id"]: r for ds in unified.values() for r in ds if REPAIRED_MARKUP in r["flags"]}
+    assert sorted(repaired) == ["boson_ner-test-10", "boson_ner-validation-9"]
+    assert [e["text"] for e in repaired["boson_ner-validation-9"]["entities"]] == ["银监会", "刘一", "西城"]
+    assert [e["text"] for e in repaired["boson_ner-test-10"]["entities"]] == ["第28分钟", "孙二", "足协"]
 
 
 def test_misspelt_ime_mark_is_read_as_time_and_flagged():

@@ -132,11 +132,12 @@ def test_missing_corpus_folder_is_one_clear_line_and_others_build(tmp_path, fixt
 
 def test_nothing_to_build_fails_cleanly_and_keeps_previous_out(tmp_path, capsys):
     out = tmp_path / "chinchilla"
-    out.mkdir()
-    (out / "keep.txt").write_text("previous build")
+    build_collection(None, str(out), corpora=["duie"], log=lambda _: None)
+    before = tree_digest(out)
     assert main(["build", "--data-dir", str(tmp_path / "empty"), "--out", str(out)]) == 2
     assert "nothing to build" in capsys.readouterr().err
-    assert (out / "keep.txt").read_text() == "previous build"
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chinchilla"]  # no temporary folder left
 
 
 def test_official_zip_archive_is_accepted(tmp_path, fixtures_dir):

@@ -193,7 +193,7 @@ def test_include_restricted_pushes_every_config_to_a_private_tagged_branch(fixtu
     assert commit["revision"] == "release"
     assert hub.tags == {"v0.1.0": re.search(r"committed (\w+)", capsys.readouterr().out).group(1)}
     local = {str(p.relative_to(fixture_build)) for p in fixture_build.rglob("*") if p.is_file()}
-    assert set(hub.files()) == local | {".gitattributes"}
+    assert set(hub.files()) == local - {".chinchilla-build"} | {".gitattributes"}  # the manifest stays local
     card = DatasetCard.load(hub.repo / "README.md")
     assert {c["config_name"] for c in card.data["configs"]} == {c for configs in built.values() for c in configs}
     assert "## Not in this release" not in card.text and "excluded" not in card.data[BUILD_KEY]
@@ -333,3 +333,104 @@ def test_card_is_rebuilt_exactly_from_the_folder(fixture_build):
     build = read_build(fixture_build)
     rendered = render_card(fixture_build, build.results, build.skipped, version=build.version)
     assert rendered == (fixture_build / "README.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- push uploads only what the build wrote
+
+
+SECRET = "SECRET-ROW-outside-the-build"
+
+
+def copy_of_build(fixture_build: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "copy" / "chinchilla"
+    shutil.copytree(fixture_build, out, symlinks=True)
+    return out
+
+
+def edit_card_yaml(out: Path, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in the card's YAML header (as someone editing the card would)."""
+    card = out / "README.md"
+    head, sep, body = card.read_text(encoding="utf-8").partition("\n---\n")
+    assert old in head
+    card.write_text(head.replace(old, new) + sep + body, encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["absolute path", "parent folder", "dot-dot inside", "not in the manifest", "link", "changed after the build", "not a data file"])
+def test_push_leaves_out_a_data_file_the_build_did_not_write(fixture_build, built, one_open_corpus, hub, tmp_path, capsys, kind):
+    out = copy_of_build(fixture_build, tmp_path)
+    config, splits = next(iter(built[one_open_corpus].items()))
+    listed = next(iter(splits.values()))[0]
+    secret = tmp_path / "copy" / "secret.parquet"
+    pq.write_table(pa.table({"text": [SECRET]}), secret)
+    path = {
+        "absolute path": str(secret),
+        "parent folder": "../secret.parquet",
+        "dot-dot inside": f"{config}/../../secret.parquet",
+        "not in the manifest": f"{config}/train-00000000deadbeef.parquet",
+        "link": listed,
+        "changed after the build": listed,
+        "not a data file": "build_report.json",
+    }[kind]
+    if kind == "not in the manifest":
+        shutil.copy(secret, out / path)
+    elif kind == "link":
+        (out / listed).unlink()
+        (out / listed).symlink_to(secret)
+    elif kind == "changed after the build":
+        (out / listed).write_bytes(secret.read_bytes())
+    if path != listed:
+        edit_card_yaml(out, f"path: {listed}", f"path: {path}")
+
+    assert push(out, "--dry-run", "--include-restricted") == 0
+    printed = capsys.readouterr().out
+    uploads = [line.split()[0] for line in printed.splitlines() if line.startswith("  ")]
+    assert uploads[:2] == ["README.md", "build_report.json"]  # generated for the release, then the data files
+    assert path not in uploads[2:] and not any(u.startswith(f"{config}/") for u in uploads)
+    (left_out,) = [line for line in printed.splitlines() if line.startswith(f"left out {one_open_corpus} (")]
+    assert f"data file {path!r}" in left_out
+    assert len(uploads) > 2  # the other corpora are still published
+
+    assert push(out, "--include-restricted") == 0
+    uploaded = hub.files()
+    assert not any(SECRET.encode() in content for content in uploaded.values())
+    assert not any(p.startswith(f"{config}/") for p in uploaded) and "secret.parquet" not in str(list(uploaded))
+
+
+def test_the_licence_gate_follows_the_corpus_not_the_config_name(fixture_build, built, one_open_corpus, hub, tmp_path, capsys, monkeypatch):
+    """A restricted corpus's raw config renamed as a config of the open corpus is still gated."""
+    out = copy_of_build(fixture_build, tmp_path)
+    restricted, also_open = [name for name in built if name != one_open_corpus and f"{name}_raw" in built[name]][:2]
+    cls = get_builder(also_open)
+    monkeypatch.setattr(cls, "corpus", replace(cls.corpus, redistributable=True))  # so something is published
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert card.count(f"config_name: {restricted}_raw\n") == 2  # configs and dataset_info
+    (out / "README.md").write_text(card.replace(f"config_name: {restricted}_raw\n", f"config_name: {one_open_corpus}_rawcopy\n"), encoding="utf-8")
+    assert f"{one_open_corpus}_rawcopy" in {c.name for r in read_build(out).results if r.name == one_open_corpus for c in r.configs}
+
+    assert push(out, "--dry-run") == 0
+    printed = capsys.readouterr().out
+    for path in data_files({f"{restricted}_raw": built[restricted][f"{restricted}_raw"]}):
+        assert path not in printed
+    (left_out,) = [line for line in printed.splitlines() if line.startswith(f"left out {one_open_corpus} (")]
+    assert f"{restricted}: its license does not grant redistribution" in left_out
+    assert all(path in printed for path in data_files(built[also_open]))
+
+
+def test_a_build_report_changed_after_the_build_is_not_pushed(fixture_build, tmp_path, hub, capsys):
+    out = copy_of_build(fixture_build, tmp_path)
+    report = json.loads((out / "build_report.json").read_text(encoding="utf-8"))
+    next(iter(report.values()))["injected"] = SECRET
+    (out / "build_report.json").write_text(json.dumps(report), encoding="utf-8")
+    assert push(out, "--include-restricted") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "build_report.json was changed after the build" in err
+    assert hub.calls == []
+
+
+def test_a_folder_without_the_build_manifest_is_not_pushed(fixture_build, tmp_path, hub, capsys):
+    out = copy_of_build(fixture_build, tmp_path)
+    (out / ".chinchilla-build").unlink()
+    assert push(out, "--dry-run") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no build manifest (.chinchilla-build)" in err
+    assert hub.calls == []
