@@ -36,7 +36,8 @@ def test_instruct_params_are_a_struct_of_the_options(fixture_build):
             params_type = pq.read_schema(paths[0]).field("params").type
             assert pa.types.is_struct(params_type)
             values = pq.read_table(paths, columns=["params"]).column("params").to_pylist()
-            expected = {**asdict(InstructOptions()), "split_mode": "train" if split == "train" else "eval"}
+            # the language is resolved per corpus (None in the options: the corpus's own, zh here)
+            expected = {**asdict(InstructOptions()), "language": "zh", "split_mode": "train" if split == "train" else "eval"}
             assert values and all(v == expected for v in values), (config, split)
 
 
