@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
+from builders.fewfc import ROLE_NAMES as FEWFC_ROLE_NAMES
+
 
 
 # Official split sizes (SOURCE.md, README); a split named test1/test2 counts as "test".
@@ -26,6 +28,11 @@ SIZES = {
     "resume_ner": {"train": 3_821, "validation": 463, "test": 477},
     "peoples_daily_ner": {"train": 20_864, "validation": 2_318, "test": 4_636},
     "cluener": {"train": 10_748, "validation": 1_343, "test": 1_345},
+    # FewFC's splits join two files each: their own sizes (lines) are the counts written.
+    "fewfc": {"train": 3_552, "test": 5_430, "train_base": 2_732, "train_trans": 820, "test_base": 1_821, "test_trans": 3_609},
+    "cmeee": {"train": 15_000, "validation": 5_000, "test": 3_000},  # train ~15k (official, not counted)
+    "cmeie": {"train": 14_000, "validation": 3_585, "test": 4_482},  # train ~14k (official, not counted)
+    "chip_cdee": {"train": 1_587, "validation": 384, "test": 514},
 }
 DEFAULT_NER_TYPES = {
     "boson_ner": ["time", "location", "person_name", "org_name", "company_name", "product_name"],
@@ -327,6 +334,102 @@ def gen_cluener(types: list) -> Callable:
     return gen
 
 
+# ---------------------------------------------------------------- FewFC, CMeEE, CMeIE, CHIP-CDEE
+
+
+def json_array_lines(records: Iterator[dict]) -> Iterator[str]:
+    """The lines of one pretty-printed JSON array (CBLUE's layout: 2-space indent, no final newline)."""
+    yield "["
+    previous = None
+    for record in records:
+        if previous is not None:
+            yield from previous[:-1]
+            yield previous[-1] + ","
+        previous = ["  " + line for line in json.dumps(record, ensure_ascii=False, indent=2).split("\n")]
+    if previous is not None:
+        yield from previous
+    yield "]"
+
+
+def gen_fewfc(roles: dict) -> Callable:
+    """FewFC lines: 1-2 events (often sharing one trigger), the trigger among the mentions, [start, end) spans."""
+
+    def gen(s: Synth, n: int, labelled: bool) -> Iterator[str]:
+        for _ in range(n):
+            text, events = s.filler(4, 16), []
+            if s.rng.random() < 0.95:
+                event_type = s.rng.choice(list(roles))
+                trigger = (len(text), s.word(2, 2))
+                text += trigger[1] + s.filler()
+                for _ in range(s.rng.choice((1, 1, 2))):  # a second event on the same trigger
+                    mentions = [{"word": trigger[1], "span": [trigger[0], trigger[0] + 2], "role": "trigger"}]
+                    for role in s.rng.sample(roles[event_type], s.rng.randint(1, min(4, len(roles[event_type])))):
+                        word = s.word(2, 8)
+                        mentions.append({"word": word, "span": [len(text), len(text) + len(word)], "role": role})
+                        text += word + s.filler()
+                    s.rng.shuffle(mentions)  # the trigger is not always first
+                    events.append({"type": event_type, "mentions": mentions})
+            yield json.dumps({"id": s.hex_id(), "content": text, "events": events}, ensure_ascii=False)
+
+    return gen
+
+
+def gen_cmeee(types: list) -> Callable:
+    def records(s: Synth, n: int, labelled: bool) -> Iterator[dict]:
+        for _ in range(n):
+            text, spans = ner_sentence(s, types, 30, 120)
+            if not labelled:
+                yield {"text": text}
+                continue
+            entities = [{"start_idx": a, "end_idx": b - 1, "type": t, "entity": text[a:b]} for t, a, b in spans]
+            for t, a, b in spans[:1]:  # a nested one-character entity, end_idx == start_idx
+                entities.append({"start_idx": a, "end_idx": a, "type": s.rng.choice(types), "entity": text[a]})
+            yield {"text": text, "entities": entities}
+
+    return lambda s, n, labelled: json_array_lines(records(s, n, labelled))
+
+
+CMEIE_PREDICATES = [("临床表现", "症状"), ("药物治疗", "药物"), ("实验室检查", "检查"), ("影像学检查", "检查"), ("同义词", "疾病")]
+
+
+def gen_cmeie_schema(s: Synth, n: int, labelled: bool) -> Iterator[str]:
+    for predicate, object_type in CMEIE_PREDICATES:
+        yield json.dumps({"subject_type": "疾病", "predicate": predicate, "object_type": object_type}, ensure_ascii=False)
+
+
+def gen_cmeie(s: Synth, n: int, labelled: bool) -> Iterator[str]:
+    """CMeIE lines: a topic prefix ``<disease>@`` holding the subject of Combined triples."""
+    for _ in range(n):
+        topic = s.word(2, 5)
+        text, spo_list = f"{topic}@{s.filler(2, 10)}", []
+        for _ in range(s.rng.choice((1, 2, 3))):
+            predicate, object_type = s.rng.choice(CMEIE_PREDICATES)
+            obj = s.word(2, 6)
+            text += obj + s.filler()
+            spo_list.append({"Combined": True, "predicate": predicate, "subject": topic, "subject_type": "疾病",
+                             "object": {"@value": obj}, "object_type": {"@value": object_type}})
+        yield json.dumps({"text": text, "spo_list": spo_list} if labelled else {"text": text}, ensure_ascii=False)
+
+
+def gen_chip_cdee(s: Synth, n: int, labelled: bool) -> Iterator[str]:
+    """CHIP-CDEE records: findings with normalised values (about one core_name in nine not in the text)."""
+
+    def records() -> Iterator[dict]:
+        for i in range(n):
+            text, events = s.filler(4, 12), []
+            for _ in range(s.rng.randint(1, 8) if labelled else 0):
+                core = s.word(2, 4)
+                if s.rng.random() > 1 / 9:
+                    text += core
+                character = [s.word(1, 2) for _ in range(s.rng.choice((0, 0, 1)))]
+                anatomy = [s.word(2, 4) for _ in range(s.rng.choice((0, 1)))]
+                text += "".join(character + anatomy) + s.filler()
+                events.append({"core_name": core, "tendency": s.rng.choice(("", "", "否定", "不确定")), "character": character, "anatomy_list": anatomy})
+            yield {"id": i, "text": text, "event": events}
+
+    return json_array_lines(records())
+
+
 # ---------------------------------------------------------------- which generator for which file
 
 
@@ -385,6 +488,15 @@ def file_format(name: str, cls, file_name: str) -> Optional[FileFormat]:
         return FileFormat(gen_char_tagged(types, "BIO", " "))
     if name == "cluener" and low.endswith(".json"):
         return FileFormat(gen_cluener(types))
+    if name == "fewfc":
+        roles = {event_type: list(codes) for event_type, codes in FEWFC_ROLE_NAMES.items()}
+        return FileFormat(gen_fewfc(roles), "\r\n" if "_base" in low else "\n", count_key=low.rsplit(".", 1)[0])
+    if name == "cmeee":
+        return FileFormat(gen_cmeee(types), final_newline=False)
+    if name == "cmeie":
+        return FileFormat(gen_cmeie_schema if low == "53_schemas.json" else gen_cmeie, "\n" if low == "53_schemas.json" else "\r\n")
+    if name == "chip_cdee":
+        return FileFormat(gen_chip_cdee, final_newline=False)
     return None
 
 
@@ -414,14 +526,14 @@ def generate_corpus(name: str, cls, folder: Path, scale: float, seed: int = 0) -
     Raises ``LookupError`` naming a file this script has no generator for.
     """
     corpus = cls.corpus
-    plan = {}  # file name -> (format, count, labelled); the first candidate name of each split
+    plan = {}  # file name -> (format, count, labelled); the first candidate name of each split, every part of a joined one
     for split, candidates in corpus.files.items():
-        file_name = candidates[0]
-        fmt = file_format(name, cls, file_name)
-        if fmt is None:
-            raise LookupError(f"no generator for {name}/{file_name}")
-        count = SIZES[name][fmt.count_key] if fmt.count_key else split_size(name, split)
-        plan.setdefault(file_name, (fmt, max(1, round(count * scale)), split not in corpus.unlabelled_splits))
+        for file_name in candidates if split in corpus.joined_splits else candidates[:1]:  # every part of a joined split
+            fmt = file_format(name, cls, file_name)
+            if fmt is None:
+                raise LookupError(f"no generator for {name}/{file_name}")
+            count = SIZES[name][fmt.count_key] if fmt.count_key else split_size(name, split)
+            plan.setdefault(file_name, (fmt, max(1, round(count * scale)), split not in corpus.unlabelled_splits))
     if corpus.schema_file:
         fmt = file_format(name, cls, corpus.schema_file)
         if fmt is None:

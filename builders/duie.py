@@ -12,7 +12,7 @@ import datasets
 from chinchilla_datasets.base import ChinchillaBuilder, unified_record
 from chinchilla_datasets.corpus import Corpus
 from chinchilla_datasets.sources import read_json_lines
-from chinchilla_datasets.spans import entity
+from chinchilla_datasets.spo import read_predicate_schema, unified_spo
 
 SLOTS = ("@value", "inWork", "onDate", "inArea", "period")
 _slots = {slot: datasets.Value("string") for slot in SLOTS}
@@ -69,37 +69,9 @@ class DuIE(ChinchillaBuilder):
         yield from read_json_lines(path)
 
     def to_unified(self, raw):
-        """Linear in the number of SPOs: each distinct (type, mention) is grounded once and the
-        entity list is deduplicated through a dict, not by scanning the list (a record with
-        thousands of SPOs was quadratic)."""
-        text, flags = raw["text"], []
-        grounded: dict = {}  # (type, mention) -> span; grounding depends on nothing else
-        entities: dict = {}  # (type, mention, start, end) -> entity, in first-seen order
-
-        def span(type_, mention):
-            key = (type_, mention)
-            if key not in grounded:
-                grounded[key] = entity(text, type_, mention, flags=flags)
-            return dict(grounded[key])  # each relation its own dict, as before
-
-        relations = []
-        for spo in raw["spo_list"]:
-            head = span(spo["subject_type"], spo["subject"])
-            tail = span(spo["object_type"]["@value"], spo["object"]["@value"])
-            qualifiers = []
-            for slot in SLOTS[1:]:
-                value = spo["object"][slot]
-                if value is not None:
-                    qualifiers.append({"role": slot, **span(spo["object_type"][slot], value)})
-            relations.append({"type": spo["predicate"], "head": head, "tail": tail, "qualifiers": qualifiers})
-            for mention in (head, tail):
-                entities.setdefault((mention["type"], mention["text"], mention["start"], mention["end"]), mention)
-        return unified_record(text, entities=list(entities.values()), relations=relations, flags=flags)
+        flags = []
+        entities, relations = unified_spo(raw["text"], raw["spo_list"], flags, qualifier_slots=SLOTS[1:])
+        return unified_record(raw["text"], entities=entities, relations=relations, flags=flags)
 
     def read_schema(self, path):
-        predicates = []
-        for _, line in read_json_lines(path):
-            predicate = line.get("predicate") if isinstance(line, dict) else None
-            if isinstance(predicate, str) and predicate not in predicates:
-                predicates.append(predicate)  # invalid schema lines are skipped, not fatal
-        return {"types": [[p, p] for p in predicates], "roles": {}}
+        return read_predicate_schema(path)

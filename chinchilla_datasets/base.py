@@ -24,7 +24,7 @@ from .conform import conformer
 from .corpus import Corpus
 from .instruct import TRAIN_SPLIT, InstructOptions, corpus_stats, render_records
 from .schema import INSTRUCT_FEATURES, UNIFIED_FEATURES, VIEWS, empty_record
-from .sources import Reject, short_reason, sniff_encoding
+from .sources import Reject, SourceError, short_reason, sniff_encoding
 
 # With num_proc > 1, a source file of at least this size whose records are one per line is cut into
 # num_proc line shards that datasets generates in parallel (smaller files: not worth a process).
@@ -140,6 +140,7 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         self.source_files: dict = {}  # split -> path of the file read (for provenance)
         self.num_proc = 1
         self.shard_dir: Optional[str] = None  # line shards and their reports, while preparing with num_proc > 1
+        self.split_parts: dict = {}  # split -> [path, ...]: its file, or every part present of a joined split
         self.archive_notes: list = []  # archive members skipped (links, devices, FIFOs, unsafe names)
 
     # ------------------------------------------------------------------ corpus hooks
@@ -199,6 +200,17 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         """Whether a source file can be cut between any two lines (at ``\\n`` bytes: not UTF-16)."""
         return self.one_record_per_line and not self.group_by and not sniff_encoding(path).startswith("utf-16")
 
+    def split_shards(self, paths: list) -> list:
+        """``[(file, lines before it in its part, part, key offset), ...]`` of a split read from
+        ``paths`` (one file, or the parts of a joined split in order). Keys (and so ids) number the
+        lines of the parts as if they were one file: a part's keys follow the last line of the part
+        before it; rejections name the part and its own line."""
+        return [
+            (shard, lines, part, key_offset)
+            for part, key_offset in part_offsets(paths)
+            for shard, lines in self.line_shards(part)
+        ]
+
     def line_shards(self, path: str) -> list:
         """``[(file, lines before it), ...]``: ``path`` itself, or its line shards (copies in the
         shard folder) when preparing with ``num_proc > 1``."""
@@ -243,10 +255,18 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         return merged
 
     def _split_generators(self, dl_manager):
-        split_files = self.locate_files(dl_manager)
+        # The splits and files ``locate_files`` returns (a corpus may override it to drop some), with
+        # the further parts of a joined split.
+        split_files = {
+            split: self.split_parts[split] if self.split_parts.get(split, [None])[0] == path else [path]
+            for split, path in self.locate_files(dl_manager).items()
+        }
+        # ``parts`` is a tuple: datasets cuts list arguments (``shards``) between jobs, not tuples.
         generators = [
-            datasets.SplitGenerator(name=split, gen_kwargs={"path": path, "split": split, "shards": self.line_shards(path)})
-            for split, path in split_files.items()
+            datasets.SplitGenerator(
+                name=split, gen_kwargs={"split": split, "shards": self.split_shards(paths), "parts": tuple(paths)}
+            )
+            for split, paths in split_files.items()
             if self.config.view == "raw" or split not in self.corpus.unlabelled_splits
         ]
         if not generators:
@@ -256,27 +276,29 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             )
         return generators
 
-    def _generate_examples(self, path: str, split: str, shards: list):
-        """The examples of ``shards`` (``[(file, lines before it)]`` of the split file ``path``;
-        datasets hands each job a run of them)."""
+    def _generate_examples(self, split: str, shards: list, parts: tuple):
+        """The examples of ``shards`` (see :meth:`split_shards`) of the split read from ``parts``;
+        datasets hands each job a run of them."""
         view = self.config.view
         if self.shard_dir:
             self.report.pop(split, None)  # a worker reports only its own shards
-        for shard, offset in shards:
+        for shard, offset, part, key_offset in shards:
             if view == "raw":
-                yield from self.raw_records(shard, split, offset, source=path)
+                yield from self.raw_records(shard, split, offset, source=part, key_offset=key_offset)
             elif view == "unified":
-                yield from self.unified_records(shard, split, offset, source=path)
+                yield from self.unified_records(shard, split, offset, source=part, key_offset=key_offset)
             else:
-                yield from self.instruct_rows(shard, split, offset, source=path)
+                yield from self.instruct_rows(shard, split, offset, source=part, key_offset=key_offset, parts=parts)
         if self.shard_dir and split in self.report:
-            name = f"{split}.{shards[0][1]:012d}.report.json"
+            name = f"{split}.{shards[0][1] + shards[0][3]:012d}.report.json"
             with open(os.path.join(self.shard_dir, name), "w", encoding="utf-8") as f:
                 json.dump({"split": split, "report": self.report[split]}, f, ensure_ascii=False)
 
     # ------------------------------------------------------------------ files
     def locate_files(self, dl_manager) -> dict:
-        """``{split: path}`` of the split files present (a split whose file is absent is skipped)."""
+        """``{split: path}`` of the split files present (a split with no file present is skipped):
+        the first candidate found. Every part present of a joined split is in ``self.split_parts``
+        (``{split: [path, ...]}``, set here), which the split generators read."""
         names = self.corpus.expected_files()
         self.archive_notes = []
         if self.config.data_dir:
@@ -297,16 +319,21 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             self.schema_path = found.get(self.corpus.schema_file)
         split_files = {}
         for split, candidates in self.corpus.files.items():
-            for name in candidates:
-                if name in found:
-                    split_files[split] = found[name]
-                    break
+            present = [found[name] for name in candidates if name in found]
+            if present:
+                split_files[split] = present if split in self.corpus.joined_splits else present[:1]
         if not split_files:
             raise FileNotFoundError(self.corpus.missing_message(where))
-        self.source_files = dict(split_files)
+        # split -> its file; the further parts of a joined split under "<split>:<file name>".
+        self.source_files = {}
+        for split, paths in split_files.items():
+            self.source_files[split] = paths[0]
+            for path in paths[1:]:
+                self.source_files[f"{split}:{os.path.basename(path)}"] = path
         if self.schema_path:
             self.source_files["schema"] = self.schema_path
-        return split_files
+        self.split_parts = split_files
+        return {split: paths[0] for split, paths in split_files.items()}
 
     def archive_files(self, archive: str) -> dict:
         """``{file name: path}`` of the corpus's files in ``archive``, copied (never extracted, see
@@ -341,9 +368,12 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         return {name: os.path.join(folder, base) for name, base in contents["files"].items()}
 
     # ------------------------------------------------------------------ views
-    def raw_records(self, path: str, split: str, offset: int = 0, source: Optional[str] = None) -> Iterator[tuple]:
-        """``(line_no, raw)`` of every valid record; rejects are counted in ``self.report``.
-        ``path`` may be a line shard of the file ``source``, starting after ``offset`` lines."""
+    def raw_records(
+        self, path: str, split: str, offset: int = 0, source: Optional[str] = None, key_offset: int = 0
+    ) -> Iterator[tuple]:
+        """``(key, raw)`` of every valid record; rejects are counted in ``self.report``.
+        ``path`` may be a line shard of the file ``source``, starting after ``offset`` lines; the key
+        is the record's line in ``source`` plus ``key_offset`` (the lines of the parts before it)."""
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
         report.setdefault("encoding", source_encoding(source or path))
         optional = self.optional_keys | (self.label_keys if split in self.corpus.unlabelled_splits else frozenset())
@@ -361,28 +391,37 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
                 report["rejected"].append({"file": file_name, "line": line_no, "reason": short_reason(item.reason)})
                 continue
             report["written"] += 1
-            yield line_no, item
+            yield line_no + key_offset, item
 
-    def unified_records(self, path: str, split: str, offset: int = 0, source: Optional[str] = None) -> Iterator[tuple]:
+    def unified_records(
+        self, path: str, split: str, offset: int = 0, source: Optional[str] = None, key_offset: int = 0
+    ) -> Iterator[tuple]:
         """``(key, unified record)``; records that fail conversion are rejected with the reason."""
         name, task = self.corpus.name, self.corpus.task
-        raws = self.raw_records(path, split, offset, source)
+        raws = self.raw_records(path, split, offset, source, key_offset)
         if self.group_by:
             groups: OrderedDict = OrderedDict()
             for line_no, raw in raws:
                 groups.setdefault(raw[self.group_by], (line_no, []))[1].append(raw)
             raws = iter(groups.values())
         report = self.report.setdefault(split, {"read": 0, "written": 0, "rejected": []})
-        report.update(unified=0, unified_rejected=[], unified_left_out=[])
+        # (several calls per split add up: the line shards, or the parts of a joined split)
+        report.setdefault("unified", 0)
+        report.setdefault("unified_rejected", [])
+        report.setdefault("unified_left_out", [])
         for line_no, raw in raws:
             try:
                 record = self.to_unified(raw)
             except LeftOut as reason:
-                report["unified_left_out"].append({"file": os.path.basename(source or path), "line": line_no, "reason": str(reason)})
+                report["unified_left_out"].append({"file": os.path.basename(source or path), "line": line_no - key_offset, "reason": str(reason)})
                 continue
             except (KeyError, TypeError, ValueError, IndexError) as err:
                 report["unified_rejected"].append(
-                    {"file": os.path.basename(source or path), "line": line_no, "reason": short_reason(f"cannot convert: {type(err).__name__}: {err}")}
+                    {
+                        "file": os.path.basename(source or path),
+                        "line": line_no - key_offset,
+                        "reason": short_reason(f"cannot convert: {type(err).__name__}: {err}"),
+                    }
                 )
                 continue
             record["id"] = f"{name}-{split}-{line_no}"
@@ -391,21 +430,28 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
             report["unified"] += 1
             yield line_no, record
 
-    def instruct_rows(self, path: str, split: str, offset: int = 0, source: Optional[str] = None) -> Iterator[tuple]:
+    def instruct_rows(
+        self, path: str, split: str, offset: int = 0, source: Optional[str] = None, key_offset: int = 0, parts: tuple = ()
+    ) -> Iterator[tuple]:
         schema = self.label_schema()
-        stats = self.instruct_stats(source or path, split, schema)  # statistics of the whole split
-        records = (record for _, record in self.unified_records(path, split, offset, source))
+        stats = self.instruct_stats(parts or (source or path,), split, schema)  # statistics of the whole split
+        records = (record for _, record in self.unified_records(path, split, offset, source, key_offset))
         if self.instruct_excluded_flags:
             records = (r for r in records if not self.instruct_excluded_flags.intersection(r["flags"]))
         options = self.config.options.in_language(self.corpus.language)  # English corpora: English templates
         for row in render_records(records, split, schema, options, stats):
             yield row["id"], row
 
-    def instruct_stats(self, path: str, split: str, schema: dict) -> Optional[dict]:
-        """Training-split statistics for negative sampling and the empty-row cap (a pre-pass)."""
+    def instruct_stats(self, parts: tuple, split: str, schema: dict) -> Optional[dict]:
+        """Training-split statistics for negative sampling and the empty-row cap (a pre-pass over
+        the split's files ``parts``)."""
         if split != TRAIN_SPLIT:
             return None
-        records = (r for _, r in self.unified_records(path, split))
+        records = (
+            record
+            for part, key_offset in part_offsets(parts)
+            for _, record in self.unified_records(part, split, key_offset=key_offset)
+        )
         if self.instruct_excluded_flags:
             records = (r for r in records if not self.instruct_excluded_flags.intersection(r["flags"]))
         stats = corpus_stats(records, schema, self.config.options)
@@ -419,10 +465,35 @@ class ChinchillaBuilder(datasets.GeneratorBasedBuilder):
         if self.schema_path:
             return self.read_schema(self.schema_path)
         if self.corpus.labels:
-            return {"types": [[k, v] for k, v in self.corpus.labels.items()], "roles": {}}
+            return {"types": [[k, v] for k, v in self.corpus.labels.items()], "roles": dict(self.corpus.roles)}
         raise FileNotFoundError(
             f"{self.corpus.name}: the instruction view needs {self.corpus.schema_file} beside the split files"
         )
+
+
+def part_offsets(paths) -> list:
+    """``[(path, key offset)]``: each part of a split with the number of lines of the parts before it
+    (a split of one file is not read here)."""
+    out, key_offset = [], 0
+    for i, path in enumerate(paths):
+        out.append((path, key_offset))
+        if i + 1 < len(paths):
+            key_offset += count_lines(path)
+    return out
+
+
+def count_lines(path: str) -> int:
+    """The number of lines of a file (a last line without a newline counts). Raises
+    :class:`SourceError` when the file cannot be read, as the readers do."""
+    lines, last = 0, b"\n"
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError as err:
+        raise SourceError(f"{os.path.basename(path)}: cannot read: {err.strerror or err}") from err
+    return lines + (last != b"\n")
 
 
 def unified_record(text: str, entities=(), relations=(), events=(), flags=()) -> dict:

@@ -27,7 +27,7 @@ import datasets
 import pyarrow as pa
 
 from . import base, outdir
-from .archives import DEFAULT_MAX_ARCHIVE_BYTES
+from .archives import DEFAULT_MAX_ARCHIVE_BYTES, is_archive
 from .card import write_card
 from .datasets_adapter import in_memory_dataset
 from .dedup import apply_flags
@@ -281,6 +281,10 @@ def build_collection(
                 log(f"skip {reason}")
                 skipped[name] = reason
             else:
+                present = {f for _, _, files in os.walk(data_root / name) for f in files}
+                note = get_builder(name).corpus.absent_splits_note(present)
+                if note and not any(is_archive(f) for f in present):
+                    log(note)  # (an archive may hold the split: the builder looks inside)
                 jobs.append((name, str(data_root / name), str(tmp), 1, options, max_archive_bytes))
         if not jobs:
             raise FileNotFoundError(f"no corpus found under {data_root}: nothing to build")

@@ -11,7 +11,9 @@ class Corpus:
     """What a source corpus is and where its files come from.
 
     ``files`` maps a split name to the file names that can hold it, in order of preference
-    (several names where the corpus circulates in several formats). ``urls`` maps the same
+    (several names where the corpus circulates in several formats); for a split in
+    ``joined_splits`` they are instead the parts of the split, every one present read in that
+    order (FewFC: train = ``train_base.json`` then ``train_trans.json``). ``urls`` maps the same
     file names to public download URLs pinned to a commit; corpora behind a registration
     (LUGE) have none and set ``manual`` instead.
     """
@@ -32,6 +34,8 @@ class Corpus:
     sha256: dict = field(default_factory=dict)
     manual: bool = False
     unlabelled_splits: frozenset = frozenset()  # raw view only
+    # Splits made of several files read one after the other (see above).
+    joined_splits: frozenset = frozenset()
     # Language of the text and of the instruction templates (``zh``, ``en``): English corpora are the
     # sources of the translation stage and are left out of the Chinese mixtures (``all_*``).
     language: str = "zh"
@@ -39,6 +43,8 @@ class Corpus:
     labels: dict = field(default_factory=dict)
     # English corpora: source label -> readable Chinese name, for the instructions of their translations.
     labels_zh: dict = field(default_factory=dict)
+    # Event type -> its argument roles, for the instructions of an event corpus without a schema file.
+    roles: dict = field(default_factory=dict)
     # Whether the source's stated license lets us republish the built rows; False unless it says so.
     redistributable: bool = False
     quirks: tuple = ()
@@ -65,3 +71,17 @@ class Corpus:
             + ", ".join(self.expected_files())
             + " (or an archive containing them)"
         )
+
+    def absent_splits_note(self, present: set) -> str:
+        """A line naming the splits none of whose files is in ``present`` (file names), and for a
+        corpus behind a registration where to get them; "" when every split is there."""
+        absent = [
+            f"{split} ({' or '.join(names)})"
+            for split, names in self.files.items()
+            if not any(name in present for name in names)
+        ]
+        if not absent:
+            return ""
+        one = len(absent) == 1
+        where = f"; {'it is' if one else 'they are'} distributed after registration at {self.homepage}" if self.manual else ""
+        return f"note {self.name}: no {', '.join(absent)}: built without {'it' if one else 'them'}{where}"

@@ -13,7 +13,9 @@ GBK/GB18030 (older Chinese corpora) when most non-ASCII lines of the file's star
 
 from __future__ import annotations
 
+import bisect
 import codecs
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -192,6 +194,136 @@ def read_json_lines(path: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator
             continue
         yield line_no, record
 
+
+# Characters between the records of a JSON array: skipped wherever they are, so a file cut and
+# re-joined at record boundaries (or JSON Lines, with no brackets at all) reads the same.
+_BETWEEN_RECORDS = frozenset(" \t\r\n\f\v\u3000\ufeff,[]")
+# Stands in for an undecodable line, so no JSON value can span it (its record is rejected whole).
+_UNDECODABLE_LINE = "\x01"
+
+
+def _decoded_lines(path: str) -> tuple:
+    """``([line, ...], {line_no: reason})``: the lines of a file as ``read_lines`` gives them (line
+    endings removed), an undecodable (or overlong) line replaced by a marker and its reason kept. A
+    file that decodes whole is decoded in one call (the common case, and several times faster); a
+    JSON array is read whole anyway, as its records span lines."""
+    encoding = sniff_encoding(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise SourceError(f"{os.path.basename(path)}: cannot read: {err.strerror or err}") from err
+    for bom in (BOMS.get(encoding), codecs.BOM_UTF8):  # (a UTF-8 BOM is skipped whatever the lines voted)
+        if bom and data.startswith(bom):
+            data = data[len(bom) :]
+            break
+    try:
+        decoded = data.decode(encoding.replace("-sig", ""))
+    except UnicodeDecodeError:
+        contents, bad_lines = [], {}
+        for line_no, line in read_lines(path):
+            if isinstance(line, Reject):
+                bad_lines[line_no] = line.reason
+                line = _UNDECODABLE_LINE
+            contents.append(line)
+        return contents, bad_lines
+    contents = decoded.split("\n")
+    if decoded.endswith("\n"):
+        contents.pop()
+    if "\r" in decoded:
+        contents = [line.rstrip("\r") for line in contents]
+    return contents, {}
+
+
+def read_json_array_lines(path: str) -> Iterator[tuple]:
+    """Yield ``(line_no, dict)`` for each object of a file holding ONE JSON array of objects laid
+    out over lines (CBLUE's CMeEE, CHIP-CDEE: pretty-printed with a 2-space indent, no final
+    newline; or one record per line), or ``(line_no, Reject)``. (A one-line array, CoNLL04's, is
+    :func:`read_json_array`'s: its records are keyed by position.)
+
+    The "line" of a record is the 1-based line of its opening ``{`` (keys and ids stay stable when
+    records are added elsewhere, and a rejection points at the record in an editor). The reader is
+    tolerant in the way ``read_json_lines`` is: one broken record costs only itself. Each record is
+    parsed on its own; when one is not valid JSON (or holds an undecodable line), it is rejected
+    from its line up to the next line opening a record at the records' indentation, and reading
+    goes on from there. Text outside the records is rejected the same way, with its line. The
+    array's brackets and commas are not required (JSON Lines reads too); text after a record on
+    the line where it ends (a second record included) rejects that record, as its line would not
+    tell the two apart.
+    """
+    contents, bad_lines = _decoded_lines(path)
+    starts = [0, *itertools.accumulate(len(line) + 1 for line in contents[:-1])]
+    text = "\n".join(contents)
+    decoder = json.JSONDecoder()
+
+    def line_at(pos: int) -> int:  # 1-based line of a character position
+        return bisect.bisect_right(starts, pos)
+
+    def opening(line_no: int) -> Optional[int]:  # indentation of a line opening a record, else None
+        line = contents[line_no - 1]
+        stripped = line.lstrip(" \t\ufeff\u3000")
+        return len(line) - len(stripped) if stripped.lstrip("[, \t").startswith("{") else None
+
+    # The indentation of the lines opening records: that of the last record read, else (a broken
+    # first record) the smallest of the file's, as nested objects of a pretty-printed file sit deeper.
+    record_indent = None
+
+    def next_record_line(after: int) -> Optional[int]:
+        nonlocal record_indent
+        if record_indent is None:
+            record_indent = min((i for i in map(opening, range(1, len(contents) + 1)) if i is not None), default=0)
+        for line_no in range(after + 1, len(contents) + 1):
+            indent = opening(line_no)
+            if indent is not None and indent <= record_indent:
+                return line_no
+        return None
+
+    def skip_between(pos: int) -> int:
+        while pos < len(text) and text[pos] in _BETWEEN_RECORDS:
+            pos += 1
+        return pos
+
+    def undecodable(first: int, last: int) -> Optional[str]:
+        for line_no in range(first, last + 1):
+            if line_no in bad_lines:
+                return f"line {line_no}: {bad_lines[line_no]}"
+        return None
+
+    pos, yielded = skip_between(0), False
+    while pos < len(text):
+        line_no = line_at(pos)
+        record = None
+        if text[pos] == "{":
+            try:
+                record, end = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as err:
+                reason = f"invalid JSON at line {line_at(err.pos)} column {err.pos - starts[line_at(err.pos) - 1] + 1}: {err.msg}"
+        else:
+            line_end = starts[line_no] - 1 if line_no < len(starts) else len(text)
+            reason = f"text outside the records: {text[pos:line_end]!r:.60}"
+        if record is None:  # skip to the next line opening a record
+            resume = next_record_line(line_no)
+            last = resume - 1 if resume else len(contents)
+            yield line_no, Reject(undecodable(line_no, last) or reason)
+            yielded = True
+            pos = skip_between(starts[resume - 1]) if resume else len(text)
+            continue
+        end_line = line_at(end - 1)
+        line_end = starts[end_line] - 1 if end_line < len(starts) else len(text)
+        rest = text[end:line_end]
+        if undecodable(line_no, end_line):
+            record = Reject(undecodable(line_no, end_line))
+        elif rest.strip(" \t\r,[]\u3000"):
+            # (another record on the same line included: a line holds at most one record)
+            record = Reject(f"unexpected text after the record on line {end_line}: {rest.strip()!r:.60}")
+        elif opening(line_no) is not None:
+            record_indent = opening(line_no)
+        yield line_no, record
+        yielded = True
+        pos = skip_between(line_end)
+    if not yielded and text.strip(" \t\r\n\ufeff\u3000"):
+        first = next(i for i, line in enumerate(contents, 1) if line.strip(" \t\r\ufeff\u3000"))
+        yield first, Reject(undecodable(1, len(contents)) or "no JSON object in the file (expected an array of records)")
 
 def read_json_array(path: str) -> Iterator[tuple]:
     """Yield ``(record_no, dict)`` (1-based position in the array) or ``(record_no, Reject)`` for a

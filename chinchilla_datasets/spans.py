@@ -4,7 +4,8 @@ Sources either give an offset (DuEE, CLUENER, tagged corpora) or only the mentio
 string (DuIE, DuEE-fin, SanWen, FinRE). A source offset is kept when it points at the
 mention; otherwise the mention's first occurrence is used and the record is flagged
 (``ambiguous_span`` when it occurs several times, ``ungrounded_span`` when it does
-not occur at all and the span keeps null offsets).
+not occur at all and the span keeps null offsets). :func:`span_at` is stricter with source
+offsets that do not slice to their mention: it re-grounds only a mention that occurs once.
 """
 
 from __future__ import annotations
@@ -41,6 +42,53 @@ def ground(text: str, mention: str, start: Optional[int] = None, flags: Optional
     elif text.find(mention, found + 1) >= 0:
         _flag(flags, AMBIGUOUS)
     return found, found + len(mention)
+
+
+def span_at(text: str, mention: str, start, end, flags: Optional[list] = None) -> tuple:
+    """``(start, end)`` of a mention the source places at ``[start, end)`` (convert inclusive or
+    1-based offsets before calling). The source's offsets are kept when they slice to the mention.
+    Otherwise (offsets wrong, out of range or missing) the mention is searched for: its only
+    occurrence is taken (flag ``offset_corrected``); when it occurs several times no occurrence can
+    be preferred, so the span is null (flags ``ungrounded_span`` and ``ambiguous_span``), as it is
+    when the mention does not occur (``ungrounded_span``)."""
+    if (
+        mention
+        and isinstance(start, int)
+        and isinstance(end, int)
+        and 0 <= start <= end <= len(text)
+        and text[start:end] == mention
+    ):
+        return start, end
+    found = text.find(mention) if mention else -1
+    if found < 0:
+        _flag(flags, UNGROUNDED)
+        return None, None
+    if text.find(mention, found + 1) >= 0:
+        _flag(flags, UNGROUNDED)
+        _flag(flags, AMBIGUOUS)
+        return None, None
+    _flag(flags, OFFSET_CORRECTED)
+    return found, found + len(mention)
+
+
+def ground_near(text: str, mention: str, anchor: Optional[int], flags: Optional[list] = None) -> tuple:
+    """Like :func:`ground` without a source offset, but of several occurrences the one nearest to
+    ``anchor`` (e.g. its event's trigger) is taken, still flagged ``ambiguous_span``: a value such
+    as 正常 recurs in a sentence, once for each finding it describes."""
+    if anchor is None:
+        return ground(text, mention, None, flags)
+    found = text.find(mention) if mention else -1
+    if found < 0:
+        _flag(flags, UNGROUNDED)
+        return None, None
+    best, at = found, text.find(mention, found + 1)
+    if at >= 0:
+        _flag(flags, AMBIGUOUS)
+    while at >= 0:
+        if abs(at - anchor) < abs(best - anchor):
+            best = at
+        at = text.find(mention, at + 1)
+    return best, best + len(mention)
 
 
 def _flag(flags: Optional[list], flag: str) -> None:

@@ -28,6 +28,7 @@ FLOOR_ORDER = ["contracts", "sources", "views", "builders", "storage", "flags", 
 FLOORS = {
     "chinchilla_datasets.schema": "contracts",
     "chinchilla_datasets.corpus": "contracts",
+    "chinchilla_datasets.cblue": "contracts",
     "chinchilla_datasets.outputs": "contracts",
     "chinchilla_datasets.datasets_adapter": "contracts",
     "chinchilla_datasets.llm": "contracts",  # imports nothing of the library: any floor may use the client
@@ -36,6 +37,7 @@ FLOORS = {
     "chinchilla_datasets.spans": "sources",
     "chinchilla_datasets.conform": "sources",
     "chinchilla_datasets.duee_events": "sources",
+    "chinchilla_datasets.spo": "sources",
     "chinchilla_datasets": "views",  # the package: re-exports parse_output
     "chinchilla_datasets.instruct": "views",
     "chinchilla_datasets.instruct.*": "views",
