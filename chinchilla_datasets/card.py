@@ -33,6 +33,7 @@ from .datasets_adapter import DatasetInfosDict, MetadataConfigs
 from .outputs import REPORT_FILE, ConfigOutput, CorpusOutput, split_paths
 from .parquet_io import parquet_batches
 from .instruct import load_templates
+from .qc.report import REPORT_FILE as QC_REPORT_FILE
 from .registry import get_builder
 from .schema import TASK_COLUMN, VIEWS
 
@@ -114,7 +115,9 @@ def render_card(
         skipped = {name: "no source files given" for name in skipped}
     stats = {config.name: config_stats(out, config) for result in results for config in result.configs}
     data = card_data(out, results, skipped, excluded, version)
-    body = card_body(results, skipped, stats, excluded, repo_id, version)
+    qc_path = out / QC_REPORT_FILE
+    qc = json.loads(qc_path.read_text(encoding="utf-8")) if qc_path.exists() else None
+    body = card_body(results, skipped, stats, excluded, repo_id, version, qc)
     return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}"))
 
 
@@ -365,7 +368,7 @@ def corpus_of(result: CorpusOutput) -> Optional[Corpus]:
     return builder.corpus if builder else None
 
 
-def card_body(results: list, skipped: dict, stats: dict, excluded: tuple, repo_id: Optional[str], version: str) -> str:
+def card_body(results: list, skipped: dict, stats: dict, excluded: tuple, repo_id: Optional[str], version: str, qc: Optional[dict] = None) -> str:
     sections = [
         _intro(results, repo_id),
         _excluded(excluded),
@@ -375,6 +378,7 @@ def card_body(results: list, skipped: dict, stats: dict, excluded: tuple, repo_i
         _examples(results, stats),
         _templates(stats),
         _accounting(results),
+        _quality_control(results, qc),
         _quirks(results),
         _provenance(results, version),
         _citations(results),
@@ -617,6 +621,39 @@ def _accounting(results: list) -> str:
             lines.append(
                 f"| {result.name} | {split} | {counts['read']} | {counts['written']} | {len(counts['rejected'])} "
                 f"| {counts.get('unified', '-')} | {counts.get('instruct', '-')} |"
+            )
+    return "\n".join(lines)
+
+
+def _quality_control(results: list, qc: Optional[dict]) -> str:
+    """What QC ran (``chinchilla build --qc`` / ``chinchilla qc``) and what it flagged, per split."""
+    names = {r.name for r in results}
+    qc = {corpus: splits for corpus, splits in (qc or {}).items() if corpus in names}
+    if not qc:
+        return ""
+    lines = [
+        "## Quality control",
+        "",
+        "Suspected annotation errors were ranked per corpus (`qc_report.json`) and their rows flagged `qc_suspect` "
+        "in the unified configs. NER: K-fold cross-validation of a character CRF over the corpus's labelled splits "
+        "(python-crfsuite; small corpora bagged over repeated folds), confident learning on the out-of-fold token "
+        "probabilities (cleanlab) and consistency of each string's labels across the corpus, combined into one "
+        "score per span (`missing`, `spurious`, `boundary`, `type`). RE and EE: model-free checks (head/tail types "
+        "against the schema, head equal to tail, roles outside the event schema, triggers not in the text, "
+        "duplicate events). A row is flagged when a suspect scores at least the threshold; flagged rows are kept "
+        "unless the build dropped them (`dropped_suspects` below).",
+        "",
+        "| corpus | split | rows checked | flagged `qc_suspect` | dropped | threshold | model F1 (mean over folds) | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    reports = {r.name: r.report for r in results}
+    for corpus, splits in qc.items():
+        for split, entry in splits.items():
+            dropped = reports.get(corpus, {}).get(split, {}).get("dropped_suspects", 0)
+            f1 = (entry.get("model") or {}).get("mean_f1")
+            lines.append(
+                f"| {corpus} | {split} | {entry.get('rows', '-')} | {entry.get('flagged', len(entry['suspects']))} | {dropped} "
+                f"| {entry.get('threshold', '-')} | {'-' if f1 is None else f'{f1:.3f}'} | {entry.get('seconds', '-')} |"
             )
     return "\n".join(lines)
 

@@ -31,18 +31,34 @@ def _print_report(report: dict) -> None:
                 print(f"    rejected {reject['file']}:{reject['line']}: {reject['reason']}")
 
 
+def _qc_options(args):
+    from .qc import QCOptions
+    from .qc.crf import CRFOptions
+
+    return QCOptions(crf=CRFOptions(folds=args.folds, seed=args.seed, max_iterations=args.qc_iterations), threshold=args.qc_threshold)
+
+
 def cmd_build(args) -> int:
     from .collection import build_collection
     from .outdir import OutDirRefused
     from .outputs import PROBLEMS
 
+    if args.drop_suspects and not args.qc:
+        return _fail(args, ValueError("--drop-suspects needs --qc"))
     try:
+        qc = None
+        if args.qc:
+            from .qc import require_qc_dependencies
+
+            require_qc_dependencies()
+            qc = _qc_options(args)
         report = build_collection(
             args.data_dir, args.out, args.corpus, args.num_proc,
             near_duplicates=args.near_duplicates, drop_leaks=args.drop_leaks,
             max_archive_bytes=args.max_archive_bytes,
+            qc=qc, drop_suspects=args.drop_suspects,
         )
-    except (FileNotFoundError, KeyError, OutDirRefused) as err:
+    except (FileNotFoundError, KeyError, OutDirRefused, ImportError) as err:
         return _fail(args, err)
     _print_report(report)
     print(f"wrote {args.out}")
@@ -50,6 +66,41 @@ def cmd_build(args) -> int:
     for name, reason in failed.items():
         print(f"chinchilla build: {name}: {reason}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_qc(args) -> int:
+    from .qc import qc_build
+
+    try:
+        report = qc_build(args.data, args.corpus, _qc_options(args), drop=args.drop_suspects, num_proc=args.num_proc)
+    except (FileNotFoundError, KeyError, ImportError) as err:
+        return _fail(args, err)
+    for corpus, splits in report.items():
+        for split, entry in splits.items():
+            print(f"{corpus:<18} {split:<11} {entry['flagged']:>6} of {entry['rows']:>7} rows flagged qc_suspect ({entry['seconds']:.0f} s)")
+    print(f"wrote {args.data}/qc_report.json")
+    return 0
+
+
+def cmd_qc_review(args) -> int:
+    from .qc.review import review_page
+
+    try:
+        print(review_page(args.out, args.corpus, args.top))
+    except (FileNotFoundError, KeyError) as err:
+        return _fail(args, err)
+    return 0
+
+
+def _add_qc_arguments(parser) -> None:
+    from .qc import DEFAULT_THRESHOLD
+    from .qc.crf import CRFOptions
+
+    parser.add_argument("--drop-suspects", action="store_true", help="remove the rows flagged qc_suspect from the unified and instruct views")
+    parser.add_argument("--qc-threshold", type=float, default=DEFAULT_THRESHOLD, help=f"score from which a suspect flags its row (default {DEFAULT_THRESHOLD})")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the NER model (default 5)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the folds (default 42)")
+    parser.add_argument("--qc-iterations", type=int, default=CRFOptions().max_iterations, help="L-BFGS iterations of each fold's CRF")
 
 
 def cmd_score(args) -> int:
@@ -252,7 +303,20 @@ def main(argv=None) -> int:
         "--max-archive-bytes", type=int, default=DEFAULT_MAX_ARCHIVE_BYTES, metavar="N",
         help="limit on each file read from an archive and on an archive's total (default 4 GiB)",
     )
+    build.add_argument("--qc", action="store_true", help="quality control: rank suspected annotation errors, flag rows qc_suspect (needs the qc extra)")
+    _add_qc_arguments(build)
     build.set_defaults(func=cmd_build)
+    qc = command("qc", help="quality control of an existing build (rewrites it atomically)")
+    qc.add_argument("--data", required=True, help="a built folder")
+    qc.add_argument("--corpus", nargs="+", help="corpora to check (default: all built)")
+    qc.add_argument("--num-proc", type=int, default=1, help="cross-validation folds trained in parallel")
+    _add_qc_arguments(qc)
+    qc.set_defaults(func=cmd_qc)
+    review = command("qc-review", help="print the top QC suspects of a corpus in context")
+    review.add_argument("out", help="a built folder with qc_report.json")
+    review.add_argument("--corpus", required=True)
+    review.add_argument("--top", type=int, default=50)
+    review.set_defaults(func=cmd_qc_review)
     push = command("push", help="publish a built folder to the HuggingFace Hub in one commit")
     push.add_argument("out", help="the built folder (chinchilla build --out)")
     push.add_argument("--repo-id", required=True, help="dataset repository, ORG/NAME")

@@ -260,13 +260,16 @@ def build_collection(
     near_duplicates: bool = False,
     drop_leaks: bool = False,
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES,
+    qc=None,
+    drop_suspects: bool = False,
 ) -> dict:
     """Build every corpus found under ``data_dir`` (``data_dir/<corpus>/``) into ``out``.
 
     Returns the build report ``{corpus: {split: {...}}}`` (and ``PROBLEMS``, see ``outputs``).
     Corpora whose folder is missing are skipped with one line naming the expected files; a corpus
     whose source cannot be read (a corrupt archive, an unreadable file) fails with one line; the
-    others still build.
+    others still build. With ``qc`` (a ``qc.QCOptions``) every corpus is quality-controlled after
+    the duplicate flags (``qc.apply_qc``; ``drop_suspects`` drops the rows it flags).
     """
     data_root = Path(data_dir) if data_dir else bundled_fixtures()
     names = corpora or list(builders())
@@ -320,6 +323,10 @@ def build_collection(
         if not results:
             raise FileNotFoundError(f"no corpus under {data_root} could be read: nothing to build")
         apply_flags(tmp, results, near=near_duplicates, drop_leaks=drop_leaks)
+        if qc is not None:
+            from .qc import apply_qc, write_report
+
+            write_report(tmp, apply_qc(tmp, results, qc, drop=drop_suspects, num_proc=num_proc, log=log))
         for result in results:
             if not result.configs:
                 rejected = [r for counts in result.report.values() for r in counts.get("rejected", [])]

@@ -53,6 +53,8 @@ FLOORS = {
     "chinchilla_datasets.outdir": "storage",
     "chinchilla_datasets.dedup": "flags",
     "chinchilla_datasets.card": "flags",
+    "chinchilla_datasets.qc": "flags",
+    "chinchilla_datasets.qc.*": "flags",
     "chinchilla_datasets.collection": "collection",
     "chinchilla_datasets.publish": "release",
     "chinchilla_datasets.exports": "release",
