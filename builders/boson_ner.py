@@ -90,6 +90,7 @@ CORPUS = Corpus(
     domain="web text (news, social media, forums)",
     homepage="http://bosonnlp.com",
     license="BosonNLP data license: research use; commercial use needs an agreement with BosonNLP",
+    license_name="bosonnlp-research-only",
     citation=(
         "@misc{bosonnlp_ner,\n  title={{BosonNLP} Named Entity Recognition Dataset},\n  author={{BosonNLP}},\n"
         "  howpublished={\\url{http://bosonnlp.com} (defunct); copy: "

@@ -21,6 +21,7 @@ CORPUS = Corpus(
     domain="news",
     homepage="https://www.luge.ai/#/luge/dataDetail?id=6",
     license="LUGE data terms (research use after registration; redistribution not granted)",
+    license_name="luge-data-terms",
     citation=(
         "@inproceedings{li2020duee,\n  title={DuEE: A Large-Scale Dataset for Chinese Event Extraction in Real-World "
         "Scenarios},\n  author={Li, Xinyu and Li, Fayuan and Pan, Lu and Chen, Yuguang and Peng, Weihua and Wang, "

@@ -26,6 +26,7 @@ CORPUS = Corpus(
     domain="finance (documents)",
     homepage="https://www.luge.ai/#/luge/dataDetail?id=7",
     license="LUGE data terms (research use after registration; redistribution not granted)",
+    license_name="luge-data-terms",
     citation=(
         "@inproceedings{han2022duee,\n  title={DuEE-Fin: A Large-Scale Dataset for Document-Level Event Extraction},\n"
         "  author={Han, Cuiyun and Zhang, Jinchuan and Li, Xinyu and Xu, Guojin and Peng, Weihua and Zeng, Zengfeng},\n"

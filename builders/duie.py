@@ -24,6 +24,7 @@ CORPUS = Corpus(
     domain="general (Baidu Baike, news)",
     homepage="https://www.luge.ai/#/luge/dataDetail?id=5",
     license="LUGE data terms (research use after registration; redistribution not granted)",
+    license_name="luge-data-terms",
     citation=(
         "@inproceedings{li2019duie,\n  title={DuIE: A Large-scale Chinese Dataset for Information Extraction},\n"
         "  author={Li, Shuangjie and He, Wei and Shi, Yabing and Jiang, Wenbin and Liang, Haijin and Jiang, Ye "

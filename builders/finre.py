@@ -4,7 +4,7 @@ One line per entity pair, ``head \\t tail \\t relation \\t sentence`` (read by
 :mod:`chinchilla_datasets.nre`, which groups the lines of a sentence into one unified record).
 Quirks: UTF-8 with LF line endings and a blank line after every record; numbers are replaced by
 ``<N>`` as in SanWen; no offsets (mentions are grounded at their first occurrence) and no entity
-types (unified entities are untyped, ``type`` ""); ``unknown`` marks a pair with no relation;
+types (unified entities are untyped, ``type`` null); ``unknown`` marks a pair with no relation;
 most relations come in both directions as separate lines (``收购`` / ``被收购``), and one pair of a
 sentence may carry both ``unknown`` and a relation. Labels are Chinese and shown as they are.
 ``relation2id.txt`` is SPACE-separated ``label id`` with CRLF endings (43 labels besides ``unknown``).
@@ -49,7 +49,7 @@ CORPUS = Corpus(
         "Relation 'unknown' means no relation: kept in the raw view, dropped from unified relations "
         "(its pair stays among the entities; a sentence with only 'unknown' pairs is a negative).",
         "Most relations appear in both directions as separate lines (收购 / 被收购).",
-        "No offsets and no entity types: mentions are grounded at their first occurrence; entity type is ''.",
+        "No offsets and no entity types: mentions are grounded at their first occurrence; entity type is null.",
     ),
 )
 

@@ -37,6 +37,7 @@ CORPUS = Corpus(
     domain="finance",
     homepage="https://www.luge.ai/#/luge/dataDetail?id=72",
     license="LUGE data terms (research use after registration; redistribution not granted)",
+    license_name="luge-data-terms",
     citation=(
         "@misc{luge_iree,\n  title={{IREE}: financial event extraction dataset},\n  howpublished={LUGE (千言), "
         "\\url{https://www.luge.ai/#/luge/dataDetail?id=72}},\n  note={No paper or public description known}\n}"

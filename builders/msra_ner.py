@@ -36,6 +36,7 @@ CORPUS = Corpus(
     domain="news",
     homepage="http://sighan.cs.uchicago.edu/bakeoff2006/",
     license="SIGHAN 2006 bakeoff data, research use (no explicit license)",
+    license_name="sighan-2006-bakeoff-terms",
     citation=(
         "@inproceedings{levow2006third,\n  title={The Third International {C}hinese Language Processing Bakeoff: "
         "Word Segmentation and Named Entity Recognition},\n  author={Levow, Gina-Anne},\n  booktitle={Proceedings "

@@ -19,6 +19,8 @@ CORPUS = Corpus(
     domain="resumes",
     homepage="https://github.com/jiesutd/LatticeLSTM",
     license="Apache-2.0 (as stated by the LatticeLSTM repository)",
+    license_name="apache-2.0",
+    license_link="https://www.apache.org/licenses/LICENSE-2.0",
     # Apache-2.0, as the repository distributing the data states, allows redistribution.
     redistributable=True,
     citation=(

@@ -6,7 +6,7 @@ one line per entity pair, ``head \\t tail \\t relation \\t sentence`` (read by
 Quirks: UTF-8 with CRLF line endings; every number is replaced by the placeholder ``<N>``, in the
 sentences and inside entity strings alike (``母亲<N>岁时``), and is kept as given; no offsets
 (mentions are grounded at their first occurrence) and no entity types (unified entities are
-untyped, ``type`` ""); ``unknown`` marks a pair with no relation; the nine relation labels are
+untyped, ``type`` null); ``unknown`` marks a pair with no relation; the nine relation labels are
 English (``Located``, ``Part-Whole``, …) and are named in Chinese in the instructions.
 ``relation2id.txt`` is TAB-separated ``label id``.
 """
@@ -51,7 +51,7 @@ CORPUS = Corpus(
         "Relation 'unknown' means no relation: kept in the raw view, dropped from unified relations "
         "(its pair stays among the entities; a sentence with only 'unknown' pairs is a negative).",
         "Numbers are replaced by the placeholder <N>, in sentences and inside entity strings; kept as given.",
-        "No offsets and no entity types: mentions are grounded at their first occurrence; entity type is ''.",
+        "No offsets and no entity types: mentions are grounded at their first occurrence; entity type is null.",
         "Relation labels are English; the instructions name them in Chinese (Located -> 位于, …).",
     ),
 )

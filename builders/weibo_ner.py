@@ -28,6 +28,8 @@ CORPUS = Corpus(
     domain="social media",
     homepage="https://github.com/hltcoe/golden-horse",
     license="CC BY-SA 3.0 (as stated by the golden-horse repository)",
+    license_name="cc-by-sa-3.0",
+    license_link="https://creativecommons.org/licenses/by-sa/3.0/",
     # CC BY-SA 3.0 allows redistribution with attribution, under the same license.
     redistributable=True,
     citation=(

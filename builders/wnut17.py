@@ -33,6 +33,8 @@ CORPUS = Corpus(
     domain="social media (Twitter, Reddit, YouTube, StackExchange), English",
     homepage="https://noisy-text.github.io/2017/emerging-rare-entities.html",
     license="CC BY 4.0 (as stated by the organisers' repository README)",
+    license_name="cc-by-4.0",
+    license_link="https://creativecommons.org/licenses/by/4.0/",
     # CC BY 4.0 allows redistribution with attribution.
     redistributable=True,
     citation=(

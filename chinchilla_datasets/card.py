@@ -190,10 +190,15 @@ def card_data(out: Path, results: list, skipped: dict, excluded: tuple = (), ver
         tags=["information-extraction", "ner", "relation-extraction", "event-extraction", "instruction-tuning"],
         license="other",
         license_name="per-corpus",
+        license_link="README.md",  # this card: its corpora table and corpus_licenses give each corpus's terms
         license_details="Each config keeps the terms of its source corpus: "
         + "; ".join(f"{c.name}: {c.license}" for c in corpora)
         + (f"; {', '.join(derived)}: rows of these corpora, each under its corpus's terms" if derived else ""),
     )
+    # The Hub's license_name/license_link hold one licence; a collection has one per corpus.
+    data["corpus_licenses"] = [
+        {"corpus": c.name, "license_name": c.license_name, "license_link": c.license_url, "license": c.license} for c in corpora
+    ]
     DatasetInfosDict(infos).to_dataset_card_data(data)
     MetadataConfigs(configs).to_dataset_card_data(data)
     data[BUILD_KEY] = {
@@ -448,7 +453,7 @@ def _corpora(results: list, skipped: dict, published: bool) -> str:
         translated = f"; **translated** from `{corpus.translated_from}` by {_models(result)}" if corpus.translated_from else ""
         lines.append(
             f"| `{corpus.name}` ({_cell(corpus.title)}{translated}) | {corpus.task} | {_cell(corpus.domain)} | {sizes} "
-            f"| {_cell(corpus.license)} | {'yes' if corpus.redistributable else 'no'} | {corpus.homepage} "
+            f"| {_cell(corpus.license)} ([`{corpus.license_name}`]({corpus.license_url})) | {'yes' if corpus.redistributable else 'no'} | {corpus.homepage} "
             f"| [{_citation_key(corpus.citation)}](#citations) |"
         )
     english = [f"`{c.name}`" for c in map(corpus_of, results) if c is not None and c.language != "zh"]

@@ -106,12 +106,16 @@ def _add_qc_arguments(parser) -> None:
 def cmd_score(args) -> int:
     import json
 
-    from .parquet_io import iter_split
-    from .score import format_table, read_predictions, score_rows
+    from .exports import instruct_rows
+    from .score import align_llamafactory, format_table, is_llamafactory, read_predictions, score_rows
 
     try:
-        predictions = read_predictions(args.predictions)
-        result = score_rows(iter_split(args.data, args.config, args.split), predictions)
+        rows = list(instruct_rows(args.data, args.config, args.split))
+        if is_llamafactory(args.predictions):
+            predictions = align_llamafactory(args.predictions, rows)
+        else:
+            predictions = read_predictions(args.predictions)
+        result = score_rows(rows, predictions, match_mode=args.match_mode)
     except (KeyError, ValueError, FileNotFoundError) as err:
         return _fail(args, err)
     print(json.dumps(result, ensure_ascii=False) if args.json else format_table(result))
@@ -119,15 +123,36 @@ def cmd_score(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .parquet_io import iter_split
-    from .exports import write_rows
+    from .exports import instruct_rows, write_rows
 
     try:
-        path = write_rows(iter_split(args.data, args.config, args.split), args.out, f"{args.config}.{args.split}", args.format)
-    except (KeyError, FileNotFoundError) as err:
+        path, written, skipped = write_rows(instruct_rows(args.data, args.config, args.split), args.out, args.config, args.split, args.format)
+    except (KeyError, ValueError, FileNotFoundError) as err:
         return _fail(args, err)
-    print(f"wrote {path}")
+    note = f"; left out {skipped} EET/EEA training rows (no IEPile shape for them here)" if skipped else ""
+    print(f"wrote {path} ({written} rows{note}) and its entry in {path.parent / 'dataset_info.json'}")
     return 0
+
+
+def cmd_predict(args) -> int:
+    from .exports import instruct_rows
+    from .llm import LLMError
+    from .predict import run_predict
+
+    if args.concurrency < 1 or (args.limit is not None and args.limit < 0):
+        return _fail(args, ValueError("--concurrency must be at least 1 and --limit at least 0"))
+    try:
+        rows = instruct_rows(args.data, args.config, args.split)
+        report = run_predict(
+            rows, args.out, args.endpoint, args.model, concurrency=args.concurrency, limit=args.limit,
+            api_key_env=args.api_key_env, timeout=args.timeout, max_retries=args.max_retries,
+        )
+    except (KeyError, ValueError, FileNotFoundError, LLMError) as err:
+        return _fail(args, err)
+    print(f"{report.describe(args.out)}; wrote {args.out}")
+    if report.asked or report.already:
+        print(f"score it: chinchilla score --predictions {args.out} --data {args.data} --config {args.config} --split {args.split}")
+    return 1 if report.failed else 0
 
 
 def cmd_push(args) -> int:
@@ -187,6 +212,26 @@ def cmd_audit(args) -> int:
     return 0 if all(a["balanced"] for a in result["accounting"]) else 1
 
 
+def cmd_translate(args) -> int:
+    from .llm import LLMError
+    from .translate import translate_corpus
+
+    try:
+        result = translate_corpus(
+            args.data_dir, args.corpus, args.endpoint, args.model,
+            splits=args.split, out=args.out, api_key_env=args.api_key_env, concurrency=args.concurrency,
+            cache_path=args.cache, limit=args.limit, timeout=args.timeout, max_retries=args.max_retries,
+            progress=not args.no_progress,
+        )
+    except (LLMError, FileNotFoundError, KeyError, ValueError) as err:
+        return _fail(args, err)
+    failed = sum(c["translation_failed"] for c in result["splits"].values())
+    print(f"wrote {result['out']} ({result['requests_sent']} requests sent)")
+    if failed:
+        print(f"{failed} records flagged translation_failed: run the same command again to retry them")
+    return 0
+
+
 def _message(err: BaseException) -> str:
     """One line for an error: an ``OSError`` as its reason and the path(s) it names; a
     ``KeyError`` without the quotes ``str`` adds."""
@@ -228,28 +273,18 @@ def run(func, args) -> int:
         return 1
 
 
-def cmd_translate(args) -> int:
-    from .llm import LLMError
-    from .translate import translate_corpus
+class Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Help texts that show each option's default (not for flags, options without one, or help
+    texts that already say it)."""
 
-    try:
-        result = translate_corpus(
-            args.data_dir, args.corpus, args.endpoint, args.model,
-            splits=args.split, out=args.out, api_key_env=args.api_key_env, concurrency=args.concurrency,
-            cache_path=args.cache, limit=args.limit, timeout=args.timeout, max_retries=args.max_retries,
-            progress=not args.no_progress,
-        )
-    except (LLMError, FileNotFoundError, KeyError, ValueError) as err:
-        return _fail(args, err)
-    failed = sum(c["translation_failed"] for c in result["splits"].values())
-    print(f"wrote {result['out']} ({result['requests_sent']} requests sent)")
-    if failed:
-        print(f"{failed} records flagged translation_failed: run the same command again to retry them")
-    return 0
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__.split("\n")[0], formatter_class=Help)
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     # --debug is also accepted after the subcommand; SUPPRESS keeps the top-level value otherwise.
     debug = argparse.ArgumentParser(add_help=False)
@@ -257,13 +292,13 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, **kwargs) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[debug], **kwargs)
+        return sub.add_parser(name, parents=[debug], formatter_class=Help, **kwargs)
 
     build = command("build", help="build the multi-config dataset folder")
     build.add_argument("--data-dir", help="folder with one sub-folder per corpus (default: the bundled fixtures)")
     build.add_argument("--out", default="chinchilla", help="output folder; name it 'chinchilla' to load it by that name")
     build.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to build (default: all)")
-    build.add_argument("--num-proc", type=int, default=1, help="corpora built in parallel")
+    build.add_argument("--num-proc", type=int, default=1, help="worker processes: corpora built in parallel, large files cut into shards")
     build.add_argument("--near-duplicates", action="store_true", help="also flag near-duplicate texts (MinHash-LSH)")
     build.add_argument("--drop-leaks", action="store_true", help="drop training rows whose text is in a validation/test split")
     build.add_argument(
@@ -310,26 +345,58 @@ def main(argv=None) -> int:
 
     audit = command("audit", help="check a built folder: accounting, spans, duplicates and leakage")
     audit.add_argument("out", help="a built folder")
-    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     audit.set_defaults(func=cmd_audit)
 
     score = command("score", help="score predictions against an instruct split")
-    score.add_argument("--predictions", required=True, help='JSON Lines {"id": row id, "output": answer}')
+    score.add_argument(
+        "--predictions", required=True,
+        help='JSON Lines, either {"id": row id, "output": answer} (chinchilla predict) or LLaMA-Factory\'s '
+        "generated_predictions.jsonl (prompt/predict/label, in the order of the exported eval file)",
+    )
     score.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
     score.add_argument("--config", required=True, help="an instruct config, e.g. duee_instruct")
-    score.add_argument("--split", default="validation")
-    score.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    score.add_argument("--split", default="validation", help="the split the predictions answer")
+    score.add_argument(
+        "--match-mode", choices=["set", "normal"], default="set",
+        help="as IEPile's evaluator: set counts each distinct tuple of a record once; normal counts repeated tuples",
+    )
+    score.add_argument("--json", action="store_true", help="print one JSON object (overall, per task, corpus, type and corpus-type) instead of a table")
     score.set_defaults(func=cmd_score)
 
-    export = command("export", help="write an instruct split for trainers (LLaMA-Factory, OpenAI)")
-    export.add_argument("--data", required=True, help="a built folder")
-    export.add_argument("--config", required=True)
-    export.add_argument("--split", default="train")
-    export.add_argument("--format", required=True, choices=["alpaca", "sharegpt", "openai"])
-    export.add_argument("--out", default="export", help="folder for the file (and dataset_info.json)")
+    export = command("export", help="write an instruct split for trainers (LLaMA-Factory, OpenAI, IEPile)")
+    export.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
+    export.add_argument("--config", required=True, help="an instruct config, e.g. duie_instruct or all_instruct")
+    export.add_argument("--split", default="train", help="the split to write")
+    export.add_argument(
+        "--format", required=True, choices=["alpaca", "sharegpt", "openai", "iepile"],
+        help="alpaca/sharegpt: LLaMA-Factory; openai: OpenAI chat fine-tuning (LLaMA-Factory reads it too); iepile: IEPile's instruction format",
+    )
+    export.add_argument("--out", default="export", help="folder for <config>.<split>.<format>.jsonl and dataset_info.json (entry <config>.<split>.<format>)")
     export.set_defaults(func=cmd_export)
 
-    translate = sub.add_parser("translate", help="translate an English corpus into Chinese with an OpenAI-compatible endpoint")
+    predict = command(
+        "predict", help="ask an OpenAI-compatible endpoint (vLLM, SGLang, a hosted API) to answer an instruct split"
+    )
+    predict.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
+    predict.add_argument("--config", required=True, help="an instruct config, e.g. duee_instruct")
+    predict.add_argument("--split", default="validation", help="the split to answer")
+    predict.add_argument("--endpoint", required=True, help="the API's base URL, e.g. http://localhost:8000/v1 (POST <endpoint>/chat/completions)")
+    predict.add_argument("--model", required=True, help="the model name the endpoint serves")
+    predict.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    predict.add_argument("--limit", type=int, help="answer only the first N scored rows of the split (default: all)")
+    predict.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key (unset is fine for a local server)")
+    predict.add_argument("--timeout", type=float, default=120.0, help="seconds per request before it is retried")
+    predict.add_argument("--max-retries", type=int, default=4, help="retries per request (429, 5xx, timeouts, broken bodies), with backoff")
+    predict.add_argument(
+        "--out", default="predictions.jsonl",
+        help='JSON Lines {"id", "output"}, appended as answers arrive; rows it already answers are not asked again',
+    )
+    predict.set_defaults(func=cmd_predict)
+
+    translate = command(
+        "translate", help="translate an English corpus into Chinese with an OpenAI-compatible endpoint"
+    )
     translate.add_argument("--data-dir", required=True, help="folder with one sub-folder per corpus (RAW)")
     translate.add_argument("--corpus", required=True, help="the English corpus to translate, e.g. conll04")
     translate.add_argument("--split", nargs="+", help="splits to translate (default: every labelled split)")

@@ -51,7 +51,7 @@ class Corpus:
     title: str
     domain: str
     homepage: str
-    license: str
+    license: str  # the terms as the source states them, in words
     citation: str
     files: dict  # split -> tuple of candidate file names
     description: str = ""
@@ -76,8 +76,16 @@ class Corpus:
     # Whether the source's stated license lets us republish the built rows; False unless it says so.
     redistributable: bool = False
     quirks: tuple = ()
+    # The card's ``license_name`` (a short id: an SPDX-style one where the source names a standard licence)
+    # and ``license_link`` (the licence text, or the page stating the terms; default: the homepage).
+    license_name: str = "not-stated"
+    license_link: str = ""
     # A machine translation (``chinchilla translate``): the name of the source corpus it was translated from.
     translated_from: Optional[str] = None
+
+    @property
+    def license_url(self) -> str:
+        return self.license_link or self.homepage
 
     def expected_files(self) -> list:
         names = [n for split_names in self.files.values() for n in split_names]

@@ -25,7 +25,7 @@ from .spans import entity
 COLUMNS = ("head", "tail", "relation", "sentence")
 NO_RELATION = "unknown"
 # The corpora give no entity types: unified entities (and relation heads/tails) are untyped.
-UNTYPED = ""
+UNTYPED = None  # null, not "": "no type" rather than a type named ""
 CHINESE_NRE_COMMIT = "2cd47e6dc1b95e8ca3e93b5b8567666c37c5d654"
 FILE_NAMES = ("train.txt", "valid.txt", "test.txt", "relation2id.txt")
 

@@ -50,8 +50,18 @@ INSTRUCT_FEATURES = datasets.Features(
         "output": _string,
         "template_id": _string,
         "schema": datasets.List(_string),
-        # JSON of the generation parameters (seed, language, batching) so the row can be regenerated.
-        "params": _string,
+        # The generation parameters (InstructOptions and the split mode) so the row can be regenerated.
+        "params": {
+            "seed": datasets.Value("int64"),
+            "language": _string,
+            "ner_batch": datasets.Value("int32"),
+            "re_batch": datasets.Value("int32"),
+            "ee_batch": datasets.Value("int32"),
+            "negative_ratio": datasets.Value("float64"),
+            "empty_cap": datasets.Value("float64"),
+            "subtasks": datasets.Value("bool"),
+            "split_mode": _string,  # "train" (gold + negative types) or "eval" (the full schema in batches)
+        },
     }
 )
 

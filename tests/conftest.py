@@ -54,3 +54,14 @@ def samples_raw(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return bundled_fixtures()
+
+
+LOOP_CORPORA = ("duie", "duee", "weibo_ner")  # one RE, one EE, one NER corpus: the loop's acceptance set
+
+
+@pytest.fixture(scope="session")
+def loop_build(samples_raw, tmp_path_factory) -> Path:
+    """DuIE, DuEE and Weibo NER built from the real samples (export -> predict -> score tests)."""
+    out = tmp_path_factory.mktemp("loop_build") / "chinchilla"
+    build_collection(str(samples_raw), str(out), list(LOOP_CORPORA), log=lambda _: None)
+    return out

@@ -60,6 +60,8 @@ FLOORS = {
     "chinchilla_datasets.exports": "release",
     "chinchilla_datasets.score": "release",
     "chinchilla_datasets.audit": "release",
+    "chinchilla_datasets.iepile": "release",
+    "chinchilla_datasets.predict": "release",
     "chinchilla_datasets.translate": "release",  # reads a corpus through its builder, asks the model through llm
     "chinchilla_datasets.cli": "cli",
 }

@@ -101,8 +101,8 @@ def test_instruct_view_parses_back_to_unified(name, built):
             record = records[row["record_id"]]
             assert row["input"] == record["text"] and row["split"] == split and row["corpus"] == name
             assert row["template_id"] in template_ids
-            assert json.loads(row["params"])["seed"] == InstructOptions().seed
-            assert json.loads(row["params"])["language"] == language
+            assert row["params"]["seed"] == InstructOptions().seed
+            assert row["params"]["language"] == language
             if row["task"] != record["task"]:
                 assert split == "train" and row["task"] in ("EET", "EEA")
                 continue

@@ -226,7 +226,7 @@ def test_training_rows_hold_gold_types_and_prefer_hard_negatives():
     rows = list(render_records([records[-1]], "train", SCHEMA, options, stats))
     assert len(rows) == 1 and sorted(rows[0]["schema"]) == ["ORG", "PER"]
     assert json.loads(rows[0]["output"]) == {"PER": ["张三"], "ORG": []}
-    assert json.loads(rows[0]["params"])["negative_ratio"] == 1.0
+    assert rows[0]["params"]["negative_ratio"] == 1.0 and rows[0]["params"]["split_mode"] == "train"
 
 
 def test_all_empty_rows_stay_under_the_cap():
@@ -312,14 +312,13 @@ def test_exports_load_in_the_formats_named(fixture_build, tmp_path, fmt):
     path = out / f"duie_instruct.train.{fmt}.jsonl"
     ds = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
     rows = gold_rows(fixture_build, "duie_instruct", "train")
-    assert len(ds) == len(rows)
+    assert len(ds) == len(rows) and ds["id"] == [r["id"] for r in rows]
     if fmt == "alpaca":
-        assert ds[0] == {"instruction": rows[0]["instruction"], "input": rows[0]["input"], "output": rows[0]["output"]}
+        assert {k: ds[0][k] for k in ("instruction", "input", "output")} == {k: rows[0][k] for k in ("instruction", "input", "output")}
     elif fmt == "sharegpt":
         assert [m["from"] for m in ds[0]["conversations"]] == ["human", "gpt"]
     else:
-        assert [m["role"] for m in ds[0]["messages"]] == ["user", "assistant"]
-        assert json.loads(ds[0]["messages"][1]["content"]) == json.loads(rows[0]["output"])
-    if fmt != "openai":
-        info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
-        assert info["duie_instruct.train"]["file_name"] == path.name
+        assert [m["role"] for m in ds[0]["messages"]] == ["system", "user", "assistant"]
+        assert json.loads(ds[0]["messages"][2]["content"]) == json.loads(rows[0]["output"])
+    info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+    assert info[f"duie_instruct.train.{fmt}"]["file_name"] == path.name

@@ -95,7 +95,7 @@ def test_unknown_is_no_relation_but_its_mentions_stay_entities():
         ("蓝湾地产", 14, 18),
         ("<N>亿元", 7, 12),  # the number placeholder inside an entity string is grounded as is
     ]
-    assert all(e["type"] == "" for e in record["entities"])
+    assert all(e["type"] is None for e in record["entities"])
     assert record["flags"] == ["ambiguous_span"]  # both companies occur twice
     assert_spans_valid({**record, "id": "x"})
 

@@ -413,8 +413,10 @@ COMMANDS = {
     "build": (["build", "--corpus", "duie"], "chinchilla_datasets.collection", "build_collection"),
     "push": (["push", "OUT", "--repo-id", "o/n", "--dry-run"], "chinchilla_datasets.publish", "plan_release"),
     "audit": (["audit", "OUT"], "chinchilla_datasets.audit", "audit"),
-    "score": (["score", "--predictions", "p.jsonl", "--data", "OUT", "--config", "duie_instruct"], "chinchilla_datasets.score", "read_predictions"),
-    "export": (["export", "--data", "OUT", "--config", "duie_instruct", "--format", "alpaca"], "chinchilla_datasets.parquet_io", "iter_split"),
+    # score, export and predict read the built folder's card first (exports.instruct_rows)
+    "score": (["score", "--predictions", "p.jsonl", "--data", "OUT", "--config", "duie_instruct"], "chinchilla_datasets.parquet_io", "config_files"),
+    "export": (["export", "--data", "OUT", "--config", "duie_instruct", "--format", "alpaca"], "chinchilla_datasets.parquet_io", "config_files"),
+    "predict": (["predict", "--data", "OUT", "--config", "duie_instruct", "--endpoint", "http://127.0.0.1:9/v1", "--model", "m"], "chinchilla_datasets.parquet_io", "config_files"),
     "download": (["download", "--data-dir", "raw", "--quiet"], "chinchilla_datasets.download", "download_all"),
 }
 

@@ -9,7 +9,6 @@ qualifiers — and it is the reference the tests compare the fast path with
 
 from __future__ import annotations
 
-import json
 from typing import Optional
 
 import numpy as np
@@ -117,7 +116,7 @@ class RecordLoopRenderer:
         self.order = {label: i for i, label in enumerate(self.all_labels)}
         self.stats = stats or {"cooccur": {}, "empty_threshold": -1}
         self.ranker = NegativeRanker(self.stats["cooccur"], self.all_labels, options.seed)
-        self.params = json.dumps({**options.to_dict(), "split_mode": "train" if self.train else "eval"}, sort_keys=True)
+        self.params = {**options.to_dict(), "split_mode": "train" if self.train else "eval"}
         self.candidates = {task: template_candidates(task, options.language) for task in ROW_TASKS}
         if max(len(c) for c in self.candidates.values()) > MAX_TEMPLATES:
             raise ValueError(f"more than {MAX_TEMPLATES} templates for one task and language")
@@ -354,10 +353,25 @@ class RecordLoopRenderer:
                 "corpus": table.column("corpus").take(take),
                 "split": pa.repeat(pa.scalar(self.split, pa.string()), count),
                 "input": pa.nulls(count, pa.string()),
-                "params": pa.repeat(pa.scalar(self.params, pa.string()), count),
+                "params": params_column(self.params, count),
                 **columns,
             }
         )
+
+
+PARAMS_TYPE = INSTRUCT_SCHEMA.field("params").type
+_PARAMS_COLUMNS: dict = {}  # params (as sorted items) -> a struct column of them, sliced per table
+
+
+def params_column(params: dict, count: int) -> pa.Array:
+    """``count`` copies of the ``params`` struct: a zero-copy slice of one column built once (and
+    doubled when a table needs more), as repeating a struct scalar per table costs ~10x a string's."""
+    key = tuple(sorted(params.items()))
+    column = _PARAMS_COLUMNS.get(key)
+    if column is None or len(column) < count:
+        size = max(count, 2 * len(column) if column is not None else 1 << 14)
+        column = _PARAMS_COLUMNS[key] = pa.repeat(pa.scalar(params, PARAMS_TYPE), size)
+    return column.slice(0, count)
 
 
 def instruct_table(columns: dict) -> pa.Table:

@@ -31,7 +31,7 @@ UNIFIED_SCHEMA = UNIFIED_FEATURES.arrow_schema
 
 @dataclass(frozen=True)
 class InstructOptions:
-    """Generation parameters, recorded as JSON on every row (``params``) so a view can be regenerated."""
+    """Generation parameters, recorded as a struct on every row (``params``) so a view can be regenerated."""
 
     seed: int = 42
     # Language of the templates; None = the corpus's own (``Corpus.language``: English corpora get
