@@ -97,11 +97,15 @@ class TranslatedBuilder(ChinchillaBuilder):
             counts.setdefault(flag, 0)
         for line_no, item in read_json_lines(path):
             if isinstance(item, dict):
-                model = (item.get("translation") or {}).get("model")
+                # Counted from well-formed fields only: a malformed record is rejected by the
+                # conformance check after this, and must not crash the reader first.
+                translation, flags = item.get("translation"), item.get("flags")
+                model = translation.get("model") if isinstance(translation, dict) else None
                 if isinstance(model, str):
                     models.add(model)
-                for flag in (TRANSLATION_FAILED, PROJECTION_FAILED, PROJECTED_BY_SEARCH):
-                    counts[flag] += flag in (item.get("flags") or ())
+                if isinstance(flags, list):
+                    for flag in (TRANSLATION_FAILED, PROJECTION_FAILED, PROJECTED_BY_SEARCH):
+                        counts[flag] += flag in flags
             yield line_no, item
         counts["translated_by"] = sorted(models)
 

@@ -173,7 +173,7 @@ def test_english_corpora_use_english_templates_and_stay_out_of_the_mixtures(fixt
     for name in ENGLISH:
         (path,) = config_files(str(fixture_build))[f"{name}_instruct"]["validation"]
         table = pq.read_table(path, columns=["template_id", "instruction", "params"]).to_pylist()
-        assert all("-en-" in row["template_id"] and json.loads(row["params"])["language"] == "en" for row in table)
+        assert all("-en-" in row["template_id"] and row["params"]["language"] == "en" for row in table)
         assert not any("、" in row["instruction"] for row in table)
     zh = config_files(str(fixture_build))["duie_instruct"]["validation"][0]
     assert all("-zh-" in t for t in pq.read_table(zh, columns=["template_id"]).column("template_id").to_pylist())
