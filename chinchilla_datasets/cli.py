@@ -283,6 +283,17 @@ class Help(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a command that talks to an OpenAI-compatible endpoint through ``llm.py``
+    (``predict``, ``translate``): one set, so both read the same flags the same way."""
+    parser.add_argument("--endpoint", required=True, help="the API's base URL, e.g. http://localhost:8000/v1 (POST <endpoint>/chat/completions)")
+    parser.add_argument("--model", required=True, help="the model name the endpoint serves")
+    parser.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key (unset is fine for a local server)")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request before it is retried")
+    parser.add_argument("--max-retries", type=int, default=4, help="retries per request (429, 5xx, timeouts, broken bodies), with backoff")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="chinchilla", description=__doc__.split("\n")[0], formatter_class=Help)
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -381,13 +392,8 @@ def main(argv=None) -> int:
     predict.add_argument("--data", required=True, help="a built folder (chinchilla build --out)")
     predict.add_argument("--config", required=True, help="an instruct config, e.g. duee_instruct")
     predict.add_argument("--split", default="validation", help="the split to answer")
-    predict.add_argument("--endpoint", required=True, help="the API's base URL, e.g. http://localhost:8000/v1 (POST <endpoint>/chat/completions)")
-    predict.add_argument("--model", required=True, help="the model name the endpoint serves")
-    predict.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    add_endpoint_options(predict)
     predict.add_argument("--limit", type=int, help="answer only the first N scored rows of the split (default: all)")
-    predict.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key (unset is fine for a local server)")
-    predict.add_argument("--timeout", type=float, default=120.0, help="seconds per request before it is retried")
-    predict.add_argument("--max-retries", type=int, default=4, help="retries per request (429, 5xx, timeouts, broken bodies), with backoff")
     predict.add_argument(
         "--out", default="predictions.jsonl",
         help='JSON Lines {"id", "output"}, appended as answers arrive; rows it already answers are not asked again',
@@ -400,16 +406,10 @@ def main(argv=None) -> int:
     translate.add_argument("--data-dir", required=True, help="folder with one sub-folder per corpus (RAW)")
     translate.add_argument("--corpus", required=True, help="the English corpus to translate, e.g. conll04")
     translate.add_argument("--split", nargs="+", help="splits to translate (default: every labelled split)")
-    translate.add_argument("--endpoint", required=True, help="base URL of the API, e.g. http://localhost:8000/v1")
-    translate.add_argument("--model", required=True, help="model name as the endpoint serves it")
-    translate.add_argument("--api-key-env", default="OPENAI_API_KEY",
-                           help="environment variable holding the API key (default OPENAI_API_KEY; unset is fine for local vLLM)")
-    translate.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    add_endpoint_options(translate)
     translate.add_argument("--cache", help="SQLite answer cache (default: TDIR/<corpus>_zh/translate_cache.sqlite)")
     translate.add_argument("--limit", type=int, help="translate at most this many records per split")
     translate.add_argument("--out", help="TDIR: writes TDIR/<corpus>_zh/<split>.jsonl (default: the data dir)")
-    translate.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
-    translate.add_argument("--max-retries", type=int, default=4, help="retries of a request on 429/5xx/timeouts (default 4)")
     translate.add_argument("--no-progress", action="store_true", help="no progress bar")
     translate.set_defaults(func=cmd_translate)
     args = parser.parse_args(argv)
