@@ -237,3 +237,19 @@ def test_num_proc_output_is_identical_with_line_shards(tmp_path, fixtures_dir, m
     build_collection(str(tmp_path / "raw"), str(a), corpora=["duie", "sanwen", "duee"], log=lambda _: None)
     build_collection(str(tmp_path / "raw"), str(b), corpora=["duie", "sanwen", "duee"], num_proc=2, log=lambda _: None)
     assert tree_digest(a) == tree_digest(b)
+
+
+def test_package_data_ships_every_fixture_file():
+    """`chinchilla build` with no --data-dir reads the fixtures from the INSTALLED package: every
+    fixture file, however deep, must match a package-data pattern of pyproject.toml (setuptools
+    expands them with recursive glob). A fresh install once left out the four-level-deep Chinese
+    Literature documents and skipped the corpus."""
+    import glob
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]["chinchilla_datasets"]
+    package = root / "chinchilla_datasets"
+    shipped = {p for pattern in patterns for p in glob.glob(pattern, root_dir=package, recursive=True) if (package / p).is_file()}
+    fixtures = {str(p.relative_to(package)) for p in (package / "fixtures").rglob("*") if p.is_file()}
+    assert fixtures and fixtures <= shipped, sorted(fixtures - shipped)[:5]
