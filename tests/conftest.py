@@ -33,6 +33,19 @@ def build_views(cls, data_dir: Path, cache_dir: Path) -> dict:
     return out
 
 
+def unified_totals(dataset) -> dict:
+    """Records, entities, relations, events and event arguments of a unified split: what the
+    corpus tests compare with counts taken independently from the raw files."""
+    totals = dict.fromkeys(("records", "entities", "relations", "events", "arguments"), 0)
+    for record in dataset:
+        totals["records"] += 1
+        totals["entities"] += len(record["entities"])
+        totals["relations"] += len(record["relations"])
+        totals["events"] += len(record["events"])
+        totals["arguments"] += sum(len(e["arguments"]) for e in record["events"])
+    return totals
+
+
 @pytest.fixture(scope="session")
 def fixture_build(tmp_path_factory) -> Path:
     """The bundled fixtures built once with ``build_collection`` into a folder named ``chinchilla``."""

@@ -19,7 +19,7 @@ from chinchilla_datasets.schema import TASK_COLUMN, spans_of
 from chinchilla_datasets.sources import Reject, read_json_array_lines
 from chinchilla_datasets.spans import AMBIGUOUS, OFFSET_CORRECTED, UNGROUNDED, span_at
 
-from conftest import SAMPLES, build_views, needs_samples
+from conftest import SAMPLES, build_views, needs_samples, unified_totals
 
 NEW = {"fewfc": FewFC, "cmeee": CMeEE, "cmeie": CMeIE, "chip_cdee": CHIPCDEE}
 
@@ -71,17 +71,6 @@ def count_chip_cdee(path: Path) -> dict:
         "entities": 0,
         "relations": 0,
     }
-
-
-def unified_totals(dataset) -> dict:
-    totals = dict.fromkeys(("records", "entities", "relations", "events", "arguments"), 0)
-    for record in dataset:
-        totals["records"] += 1
-        totals["entities"] += len(record["entities"])
-        totals["relations"] += len(record["relations"])
-        totals["events"] += len(record["events"])
-        totals["arguments"] += sum(len(e["arguments"]) for e in record["events"])
-    return totals
 
 
 SAMPLE_SPLITS = {

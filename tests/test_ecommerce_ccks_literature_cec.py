@@ -31,7 +31,7 @@ from chinchilla_datasets.schema import spans_of
 from chinchilla_datasets.spans import AMBIGUOUS, OFFSET_CORRECTED, UNGROUNDED, decode_tags, split_tag
 from chinchilla_datasets.tagged import ILL_FORMED_TAGS, tagged_to_unified
 
-from conftest import SAMPLES, build_views
+from conftest import SAMPLES, build_views, unified_totals
 
 BUILDERS = {
     "ecommerce_ner": EcommerceNER,
@@ -110,15 +110,6 @@ def prepare(cls, folder: Path, cache: Path, view: str = "raw") -> tuple:
     return builder, builder.as_dataset()
 
 
-def unified_totals(dataset) -> dict:
-    totals = zero()
-    for record in dataset:
-        totals["records"] += 1
-        totals["entities"] += len(record["entities"])
-        totals["relations"] += len(record["relations"])
-        totals["events"] += len(record["events"])
-        totals["arguments"] += sum(len(e["arguments"]) for e in record["events"])
-    return totals
 
 
 # corpus -> (how the sample is copied into the corpus folder, {split: independent count of the sample})
