@@ -498,8 +498,7 @@ def _translations(results: list) -> str:
     for result, corpus in translated:
         source = registered_builder(corpus.translated_from)
         license_ = source.corpus.license if source else corpus.license
-        order = list(result.configs[0].splits)  # the raw config's, as built (the report file is sorted)
-        for split in sorted(result.report, key=lambda s: (order.index(s) if s in order else len(order), s)):
+        for split in _report_splits(result):
             counts = result.report[split]
             lines.append(
                 f"| `{corpus.name}` | `{corpus.translated_from}` ({_cell(license_)}) | {_models(result)} | {split} "
@@ -617,14 +616,20 @@ def _accounting(results: list) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for result in results:
-        order = list(result.configs[0].splits)  # the raw config's, as built (the report file is sorted)
-        for split in sorted(result.report, key=lambda s: (order.index(s) if s in order else len(order), s)):
+        for split in _report_splits(result):
             counts = result.report[split]
             lines.append(
                 f"| {result.name} | {split} | {counts['read']} | {counts['written']} | {len(counts['rejected'])} "
                 f"| {counts.get('unified', '-')} | {counts.get('instruct', '-')} |"
             )
     return "\n".join(lines)
+
+
+def _report_splits(result) -> list:
+    """The splits of a corpus's report in build order: the raw config's, as built (the report file
+    is sorted); splits it does not have (wholly rejected) after them, by name."""
+    order = list(result.configs[0].splits)
+    return sorted(result.report, key=lambda s: (order.index(s) if s in order else len(order), s))
 
 
 def _quality_control(results: list, qc: Optional[dict]) -> str:
