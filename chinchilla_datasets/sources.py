@@ -19,7 +19,7 @@ import itertools
 import json
 import os
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO, Collection, Iterator, Optional
 
 import orjson
 
@@ -305,18 +305,13 @@ def read_json_array_lines(path: str) -> Iterator[tuple]:
                 return line_no
         return None
 
-    def skip_between(pos: int) -> int:
-        while pos < len(text) and text[pos] in _BETWEEN_RECORDS:
-            pos += 1
-        return pos
-
     def undecodable(first: int, last: int) -> Optional[str]:
         for line_no in range(first, last + 1):
             if line_no in bad_lines:
                 return f"line {line_no}: {bad_lines[line_no]}"
         return None
 
-    pos, yielded = skip_between(0), False
+    pos, yielded = _skip_space(text, 0, _BETWEEN_RECORDS), False
     while pos < len(text):
         line_no = line_at(pos)
         record = None
@@ -333,7 +328,7 @@ def read_json_array_lines(path: str) -> Iterator[tuple]:
             last = resume - 1 if resume else len(contents)
             yield line_no, Reject(undecodable(line_no, last) or reason)
             yielded = True
-            pos = skip_between(starts[resume - 1]) if resume else len(text)
+            pos = _skip_space(text, starts[resume - 1], _BETWEEN_RECORDS) if resume else len(text)
             continue
         end_line = line_at(end - 1)
         line_end = starts[end_line] - 1 if end_line < len(starts) else len(text)
@@ -347,7 +342,7 @@ def read_json_array_lines(path: str) -> Iterator[tuple]:
             record_indent = opening(line_no)
         yield line_no, record
         yielded = True
-        pos = skip_between(line_end)
+        pos = _skip_space(text, line_end, _BETWEEN_RECORDS)
     if not yielded and text.strip(" \t\r\n\ufeff\u3000"):
         first = next(i for i, line in enumerate(contents, 1) if line.strip(" \t\r\ufeff\u3000"))
         yield first, Reject(undecodable(1, len(contents)) or "no JSON object in the file (expected an array of records)")
@@ -403,8 +398,9 @@ def read_json_array(path: str) -> Iterator[tuple]:
         yield record_no + 1, Reject(f"text after the end of the JSON array at character {rest}: {text[rest:rest + 20]!r}" + (f" ({undecodable})" if undecodable else ""))
 
 
-def _skip_space(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t\r\n\ufeff":
+def _skip_space(text: str, position: int, chars: Collection[str] = " \t\r\n\ufeff") -> int:
+    """The first position from ``position`` on whose character is not in ``chars``."""
+    while position < len(text) and text[position] in chars:
         position += 1
     return position
 
