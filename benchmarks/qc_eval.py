@@ -7,6 +7,10 @@ an entity deleted, one of its edges shifted by one character, or its type change
     python3 scripts/qc_eval.py --raw RAW --corpus weibo_ner resume_ner --json
     # from a built folder: inject into its unified rows and run QC on them in memory (fast, for tuning)
     python3 scripts/qc_eval.py --unified OUT --corpus weibo_ner
+    # from a character-per-line tagged file (a full corpus): 20,000 sentences, their report dumped
+    python3 scripts/qc_eval.py --tagged msra_train.txt --offset 25000 --limit 20000 --seed 3 --dump fit.json
+    # refit the ranking's weights (confident.WEIGHTS, PRIORS) on dumped reports
+    python3 scripts/qc_eval.py --fit fit.json
 
 An injected error counts as found when a reported suspect of its row overlaps the characters it
 changed. Top-k precision: of the k best-scored suspects (k = errors injected), the share that
@@ -58,17 +62,22 @@ def inject(rows: list, rate: float, seed: int, types: list) -> dict:
     return injected
 
 
+def _hits(s: dict, injected: dict) -> bool:
+    """Whether suspect ``s`` (its span, or its suggestion's) overlaps the error injected in its row."""
+    where = injected.get(s["id"])
+    if where is None:
+        return False
+    low, high = s["start"], s["end"]
+    if s.get("suggestion") and isinstance(s["suggestion"], dict) and "start" in s["suggestion"]:
+        low, high = min(low, s["suggestion"]["start"]), max(high, s["suggestion"]["end"])
+    return low is not None and low < where[1] and where[0] < high
+
+
 def score(report: dict, injected: dict, total_rows: int, flagged_rows: int) -> dict:
     suspects = sorted((s for split in report.values() for s in split["suspects"]), key=lambda s: -s["score"])
 
     def hit(s):
-        where = injected.get(s["id"])
-        if where is None:
-            return False
-        low, high = s["start"], s["end"]
-        if s.get("suggestion") and isinstance(s["suggestion"], dict) and "start" in s["suggestion"]:
-            low, high = min(low, s["suggestion"]["start"]), max(high, s["suggestion"]["end"])
-        return low is not None and low < where[1] and where[0] < high
+        return _hits(s, injected)
 
     found = {s["id"] for s in suspects if hit(s)}
     k = len(injected)
@@ -110,22 +119,84 @@ def cached_cross_validation(folder: str, key: str):
 
 def eval_unified(out: str, corpus: str, rate: float, seed: int, num_proc: int, dump: str = None, cache: str = None) -> dict:
     from chinchilla_datasets.parquet_io import config_files, iter_split
-    from chinchilla_datasets.qc.report import QCOptions, keep_flagged, qc_corpus
 
     splits = {split: list(iter_split(out, f"{corpus}_unified", split)) for split in config_files(out)[f"{corpus}_unified"]}
+    return eval_rows(corpus, splits, rate, seed, num_proc, dump, cache)
+
+
+def read_tagged(path: str, limit: int = None, offset: int = 0) -> list:
+    """Unified-like rows of a character-per-line tagged file (``char<space or tab>tag``, BIO, BMES
+    or BIOES, a blank line after each sentence): sentences ``offset`` to ``offset + limit``."""
+    rows, chars, tags = [], [], []
+    with open(path, encoding="utf-8") as lines:
+        for line in list(lines) + [""]:
+            parts = line.split()
+            if len(parts) >= 2:
+                chars.append(parts[0][0])
+                tags.append(parts[-1])
+                continue
+            if chars:
+                if len(rows) >= offset:
+                    text = "".join(chars)
+                    entities = [{"start": a, "end": b, "type": k, "text": text[a:b]} for a, b, k in _decode(tags)]
+                    rows.append({"id": f"s{len(rows)}", "text": text, "entities": entities})
+                else:
+                    rows.append(None)
+                chars, tags = [], []
+                if limit and len(rows) >= offset + limit:
+                    break
+    return rows[offset:]
+
+
+def eval_tagged(path: str, limit: int, offset: int, rate: float, seed: int, num_proc: int, dump: str = None, cache: str = None) -> dict:
+    """Inject into sentences of a tagged file (a full real corpus, say) and QC them in memory."""
+    rows = read_tagged(path, limit, offset)
+    return {"file": Path(path).name, "offset": offset, **eval_rows(Path(path).stem, {"train": rows}, rate, seed, num_proc, dump, cache)}
+
+
+def eval_rows(name: str, splits: dict, rate: float, seed: int, num_proc: int, dump: str = None, cache: str = None) -> dict:
+    """Inject into ``splits`` = ``{split: [unified rows]}``, run QC on them in memory, score it."""
+    from chinchilla_datasets.qc.report import QCOptions, keep_flagged, qc_corpus
+
     rows = [r for rs in splits.values() for r in rs]
     types = sorted({e["type"] for r in rows for e in r["entities"]})
     injected = inject(rows, rate, seed, types)
     if cache:
-        cached_cross_validation(cache, f"{corpus}-{seed}-{rate}")
+        cached_cross_validation(cache, f"{name}-{len(rows)}-{seed}-{rate}")
     started = time.perf_counter()
     options = QCOptions()
-    report = qc_corpus("NER", splits, options=options, num_proc=num_proc, name=corpus)
+    report = qc_corpus("NER", splits, options=options, num_proc=num_proc, name=name)
     seconds = time.perf_counter() - started
-    if dump:  # every candidate, for fitting the weights
+    if dump:  # every candidate, for fitting the weights (--fit)
         Path(dump).write_text(json.dumps({"report": report, "injected": injected, "rows": len(rows)}, ensure_ascii=False))
+    f1 = next(iter(report.values()))["model"].get("mean_f1")
     flagged = sum(len(keep_flagged(e, options.threshold, options.max_share)) for e in report.values())
-    return {"corpus": corpus, "rows": len(rows), "seconds": round(seconds, 1), **score(report, injected, len(rows), flagged)}
+    return {"corpus": name, "rows": len(rows), "seconds": round(seconds, 1), "mean_f1": f1, **score(report, injected, len(rows), flagged)}
+
+
+def fit_weights(dumps: list) -> dict:
+    """Refit ``confident.WEIGHTS`` and ``PRIORS`` (a logistic regression without intercept, one
+    prior per kind) on the candidates of ``--dump`` files: a candidate is positive when it overlaps
+    an injected error."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from chinchilla_datasets.qc.confident import PRIORS, WEIGHTS
+
+    names, kinds = list(WEIGHTS), list(PRIORS)
+    features, positive = [], []
+    for path in dumps:
+        data = json.loads(Path(path).read_text())
+        injected = {k: tuple(v) for k, v in data["injected"].items()}
+        for split in data["report"].values():
+            for s in split["suspects"]:
+                if s["kind"] in kinds:
+                    features.append([2 * s[n] - 1 if n == "agreement" else float(s[n]) for n in names] + [float(s["kind"] == k) for k in kinds])
+                    positive.append(_hits(s, injected))
+    model = LogisticRegression(fit_intercept=False, max_iter=2000).fit(np.array(features), np.array(positive))
+    coef = model.coef_[0]
+    return {"candidates": len(positive), "positive": int(sum(positive)),
+            "WEIGHTS": {n: round(float(c), 2) for n, c in zip(names, coef)}, "PRIORS": {k: round(float(c), 2) for k, c in zip(kinds, coef[len(names):])}}
 
 
 # ---------------------------------------------------------------- raw files
@@ -289,7 +360,11 @@ def main() -> int:
     parser.add_argument("--unified", help="a built folder: inject into its unified rows, QC in memory")
     parser.add_argument("--raw", help="a folder of raw corpora: inject into the files, build with --qc")
     parser.add_argument("--synthetic", type=float, metavar="SCALE", help="speed only: build --qc a synthetic corpus at SCALE x its official size")
-    parser.add_argument("--corpus", nargs="+", required=True)
+    parser.add_argument("--tagged", help="a character-per-line tagged file (BIO/BMES/BIOES): inject into --limit sentences from --offset, QC in memory")
+    parser.add_argument("--limit", type=int, default=5000, help="with --tagged: sentences read")
+    parser.add_argument("--offset", type=int, default=0, help="with --tagged: sentences skipped first")
+    parser.add_argument("--fit", nargs="+", metavar="DUMP", help="refit the ranking's weights on --dump files and print them")
+    parser.add_argument("--corpus", nargs="+", default=[])
     parser.add_argument("--rate", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--num-proc", type=int, default=2)
@@ -297,6 +372,14 @@ def main() -> int:
     parser.add_argument("--cache", help="with --unified: keep the cross-validation results in this folder")
     parser.add_argument("--dump", help="with --unified: write the report and the injected errors to DUMP-<corpus>.json")
     args = parser.parse_args()
+    if args.fit:
+        print(json.dumps(fit_weights(args.fit)))
+        return 0
+    if args.tagged:
+        print(json.dumps(eval_tagged(args.tagged, args.limit, args.offset, args.rate, args.seed, args.num_proc, args.dump, args.cache), ensure_ascii=False))
+        return 0
+    if not args.corpus:
+        parser.error("--corpus is needed with --unified, --raw or --synthetic")
     results = []
     for corpus in args.corpus:
         if args.synthetic:

@@ -15,8 +15,9 @@ import pytest
 from chinchilla_datasets import cli
 from chinchilla_datasets.qc import QC_FLAG, QCOptions
 from chinchilla_datasets.qc.consistency import SurfaceIndex, event_checks, ner_checks, relation_checks
+from chinchilla_datasets.qc.confident import soft_spans
 from chinchilla_datasets.qc.crf import CRFOptions, cross_validate
-from chinchilla_datasets.qc.features import BigramAssociation, char_features, spans_from_tags, tag_entities
+from chinchilla_datasets.qc.features import BigramAssociation, Lexicon, char_features, spans_from_tags, tag_entities
 from chinchilla_datasets.qc.report import flagged_rows
 from chinchilla_datasets.qc.review import highlight
 
@@ -48,6 +49,30 @@ def test_char_features_one_list_per_character_with_boundary_buckets():
     assert "c0=北" in features[0] and "c+1=京" in features[0] and "wl=S" in features[0]
     assert any(f.startswith("wr=") and f != "wr=r" for f in features[0])  # 北京 is a frequent pair
     assert "k=hld" in features[2]
+
+
+def test_lexicon_marks_known_strings_by_place_and_commonest_type():
+    tagged = [("我去北京", ["O", "O", "B-LOC", "I-LOC"]), ("北京大学", ["B-ORG", "I-ORG", "I-ORG", "I-ORG"]),
+              ("在北京", ["O", "B-LOC", "I-LOC"]), ("张三来", ["B-PER", "I-PER", "I-PER"])]
+    lexicon = Lexicon(tagged)
+    assert lexicon.types == {"北京": "LOC", "北京大学": "ORG", "张三来": "PER"}
+    marks = lexicon.marks("到北京大学")
+    assert marks[0] == set() and marks[1] == {"BLOC", "BORG"} and marks[2] == {"ELOC", "IORG"} and marks[4] == {"EORG"}
+    features = char_features("到北京", None, lexicon)
+    assert "g=-" in features[0] and "g=BLOC" in features[1] and "g=ELOC" in features[2]
+    assert not any(f.startswith("g=") for f in char_features("到北京")[1])  # off without a lexicon
+
+
+def test_soft_spans_find_a_mention_whose_probability_is_split_between_types():
+    labels = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+    m = np.array([[0.9, 0.05, 0, 0.05, 0],      # O
+                  [0.4, 0.3, 0, 0.3, 0],        # argmax O, but 0.6 entity mass: opens a span
+                  [0.45, 0, 0.35, 0, 0.2],      # continues it (inside mass)
+                  [0.5, 0.3, 0, 0.2, 0],        # a B outweighs the I: a new span
+                  [0.95, 0, 0.05, 0, 0]])
+    assert [labels[j] for j in m.argmax(axis=1)] == ["O"] * 5
+    assert soft_spans(m, labels) == [(1, 3, "LOC"), (3, 4, "LOC")]
+    assert soft_spans(m, labels, mass=0.7) == []
 
 
 # ---------------------------------------------------------------- consistency checks
@@ -167,6 +192,21 @@ def test_cross_validation_is_out_of_fold_deterministic_and_parallel_safe():
     assert all(p.shape == (2, len(t)) for p, t in zip(one.paths, texts))
     two = cross_validate(texts, tags, options, num_proc=2)
     assert all(np.array_equal(a, b) for a, b in zip(one.marginals, two.marginals))
+    plain = cross_validate(texts, tags, CRFOptions(folds=3, repeats=2, max_iterations=15, lexicon=False))
+    assert not all(np.array_equal(a, b) for a, b in zip(one.marginals, plain.marginals))  # the lexicon is used
+
+
+def test_a_held_out_sentence_never_sees_its_own_labels_through_the_lexicon():
+    # One sentence's name, never seen in another sentence: a lexicon leaking held-out labels would
+    # make the model tag it; out-of-fold, it knows nothing of it.
+    rows = corpus(60)
+    texts = [t for t, _ in rows] + ["乙丙丁戊"]
+    tags = [tag_entities(t, e)[0] for t, e in rows] + [["B-NAME", "I-NAME", "I-NAME", "I-NAME"]]
+    cv = cross_validate(texts, tags, CRFOptions(folds=3, max_iterations=15))
+    name = cv.labels.index("I-NAME")
+    assert cv.marginals[-1][2:4, name].max() < 0.1  # its names have two characters; a leak gives about 0.4
+    leaked = Lexicon([(texts[-1], tags[-1])])
+    assert leaked.marks(texts[-1])[0] == {"BNAME"}  # what a leak would have given it
 
 
 # ---------------------------------------------------------------- build --qc end to end

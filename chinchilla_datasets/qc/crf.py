@@ -11,6 +11,12 @@ Folds run in ``num_proc`` spawned processes; each is given the corpus once (pool
 builds the features of the sentences it needs as it needs them, and returns float32 marginals.
 L-BFGS is deterministic, so the same corpus and seed give the same marginals whatever
 ``num_proc``.
+
+With ``lexicon`` on, each fold also learns from a gazetteer of its training labels
+(``features.Lexicon``). A training sentence is given the lexicon of the other half of the training
+sentences, so the model learns how far a lexicon match is to be trusted instead of learning that it
+always is (a sentence's own labels are never its features); held-out sentences get the lexicon of
+all the training sentences.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Optional
 
 import numpy as np
 
-from .features import BigramAssociation, char_features, spans_from_tags
+from .features import BigramAssociation, Lexicon, char_features, spans_from_tags
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,8 @@ class CRFOptions:
     max_iterations: int = 40
     c1: float = 0.05
     c2: float = 0.01
-    max_train: int = 4_000  # sentences a fold's model trains on, at most
+    max_train: int = 8_000  # sentences a fold's model trains on, at most
+    lexicon: bool = True  # gazetteer features from the fold's training labels
 
 
 @dataclass
@@ -59,9 +66,16 @@ def _run_fold(task: tuple) -> tuple:
     repeat, fold, train_rows, test_rows = task
     texts, tags, labels, options, association = (_STATE[k] for k in ("texts", "tags", "labels", "options", "association"))
     trainer = pycrfsuite.Trainer(verbose=False)
+    if options.lexicon:
+        halves = (train_rows[0::2], train_rows[1::2])
+        lexicons = [Lexicon((texts[i], tags[i]) for i in half) for half in halves]
+        given = {i: lexicons[1 - h] for h, half in enumerate(halves) for i in half}
+        held_out_lexicon = Lexicon((texts[i], tags[i]) for i in train_rows)
+    else:
+        given, held_out_lexicon = {}, None
     for i in train_rows:
         if texts[i]:
-            trainer.append(char_features(texts[i], association), tags[i])
+            trainer.append(char_features(texts[i], association, given.get(i)), tags[i])
     trainer.set_params({"c1": options.c1, "c2": options.c2, "max_iterations": options.max_iterations, "feature.possible_transitions": True})
     index = {label: j for j, label in enumerate(labels)}
     with tempfile.TemporaryDirectory(prefix="chinchilla-qc-") as scratch:
@@ -76,7 +90,7 @@ def _run_fold(task: tuple) -> tuple:
             text = texts[i]
             m = np.zeros((len(text), len(labels)), dtype=np.float32)
             if text:
-                tagger.set(char_features(text, association))
+                tagger.set(char_features(text, association, held_out_lexicon))
                 path = np.array([index.get(t, 0) for t in tagger.tag()], dtype=np.int16)
                 for label, j in known:
                     m[:, j] = [tagger.marginal(label, t) for t in range(len(text))]

@@ -5,7 +5,10 @@ Each character gets its n-gram context (characters at -2..+2, bigrams at -1/0/+1
 features: how strongly the corpus binds it to the previous and to the next character (a bucketed
 pointwise mutual information of the character bigram, counted over the corpus's own texts, no
 labels read). There is no word segmenter to depend on; bigram association is the classic
-unsupervised stand-in for one, and it is computed once per corpus.
+unsupervised stand-in for one, and it is computed once per corpus. Optionally, a ``Lexicon`` of
+the labelled strings of a fold's training sentences marks where a known entity string covers a
+character (its type and the character's place in it): a held-out entity the annotator left out,
+or typed unlike everywhere else, then stands out against the labels.
 
 Unified entities may nest or overlap (CLUENER, some People's Daily spans): a BIO sequence holds one
 of them per character, so the longer of two overlapping spans is tagged and the other is left to
@@ -65,10 +68,40 @@ class BigramAssociation:
         return self
 
 
-def char_features(text: str, association: Optional[BigramAssociation] = None) -> list:
+class Lexicon:
+    """The labelled strings of some sentences (2 to ``MAX_ENTRY`` characters) with their
+    commonest type: a gazetteer learned from a fold's own training labels, never a held-out one."""
+
+    MAX_ENTRY = 10
+
+    def __init__(self, tagged: Iterable[tuple]):
+        counts: dict = {}
+        for text, tags in tagged:
+            for start, end, kind in spans_from_tags(tags):
+                if 2 <= end - start <= self.MAX_ENTRY:
+                    counts.setdefault(text[start:end], Counter())[kind] += 1
+        self.types = {surface: c.most_common(1)[0][0] for surface, c in counts.items()}
+        self.lengths = sorted({len(s) for s in self.types}, reverse=True)
+
+    def marks(self, text: str) -> list:
+        """Per character, the set of ``place+type`` marks of the entries covering it."""
+        out = [set() for _ in text]
+        for length in self.lengths:
+            for start in range(len(text) - length + 1):
+                kind = self.types.get(text[start : start + length])
+                if kind is not None:
+                    out[start].add("B" + kind)
+                    for k in range(start + 1, start + length - 1):
+                        out[k].add("I" + kind)
+                    out[start + length - 1].add("E" + kind)
+        return out
+
+
+def char_features(text: str, association: Optional[BigramAssociation] = None, lexicon: Optional[Lexicon] = None) -> list:
     """One list of string features per character of ``text``."""
     padded = "\x02\x02" + text + "\x03\x03"
     classes = ["B", "B"] + [char_class(c) for c in text] + ["E", "E"]
+    marks = lexicon.marks(text) if lexicon is not None else None
     out = []
     for i in range(len(text)):
         j = i + 2
@@ -89,6 +122,8 @@ def char_features(text: str, association: Optional[BigramAssociation] = None) ->
             left = association.bucket(text[i - 1 : i + 1]) if i > 0 else "S"
             right = association.bucket(text[i : i + 2]) if i + 1 < len(text) else "E"
             features += ["wl=" + left, "wr=" + right, "w=" + left + right + c[2]]
+        if marks is not None:
+            features += ["g=" + mark for mark in sorted(marks[i])] or ["g=-"]
         out.append(features)
     return out
 

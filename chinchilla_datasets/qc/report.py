@@ -26,7 +26,7 @@ from .crf import CRFOptions
 
 QC_FLAG = "qc_suspect"
 REPORT_FILE = "qc_report.json"
-DEFAULT_THRESHOLD = 0.1
+DEFAULT_THRESHOLD = 0.05
 SUSPECT_KEYS = ("id", "kind", "start", "end", "type", "score", "suggestion")
 
 
