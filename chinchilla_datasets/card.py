@@ -643,7 +643,7 @@ def _quality_control(results: list, qc: Optional[dict]) -> str:
         "",
         "Suspected annotation errors were ranked per corpus (`qc_report.json`) and their rows flagged `qc_suspect` "
         "in the unified configs. NER: K-fold cross-validation of a character CRF over the corpus's labelled splits "
-        "(python-crfsuite; small corpora bagged over repeated folds), confident learning on the out-of-fold token "
+        "(python-crfsuite, with a gazetteer of each fold's training labels; small corpora bagged over repeated folds), confident learning on the out-of-fold token "
         "probabilities (cleanlab) and consistency of each string's labels across the corpus, combined into one "
         "score per span (`missing`, `spurious`, `boundary`, `type`). RE and EE: model-free checks (head/tail types "
         "against the schema, head equal to tail, roles outside the event schema, triggers not in the text, "
