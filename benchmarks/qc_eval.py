@@ -20,6 +20,7 @@ find an injected error. Flagged: rows carrying ``qc_suspect`` over all rows.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import shutil
@@ -129,7 +130,7 @@ def read_tagged(path: str, limit: int = None, offset: int = 0) -> list:
     or BIOES, a blank line after each sentence): sentences ``offset`` to ``offset + limit``."""
     rows, chars, tags = [], [], []
     with open(path, encoding="utf-8") as lines:
-        for line in list(lines) + [""]:
+        for line in itertools.chain(lines, [""]):  # the blank line closes a last sentence
             parts = line.split()
             if len(parts) >= 2:
                 chars.append(parts[0][0])
@@ -369,8 +370,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--num-proc", type=int, default=2)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--cache", help="with --unified: keep the cross-validation results in this folder")
-    parser.add_argument("--dump", help="with --unified: write the report and the injected errors to DUMP-<corpus>.json")
+    parser.add_argument("--cache", help="with --unified or --tagged: keep the cross-validation results in this folder")
+    parser.add_argument("--dump", help="with --unified: write the report and the injected errors to DUMP-<corpus>.json; with --tagged: to DUMP")
     args = parser.parse_args()
     if args.fit:
         print(json.dumps(fit_weights(args.fit)))

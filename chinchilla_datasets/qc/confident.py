@@ -34,7 +34,7 @@ from .features import OUTSIDE, spans_from_tags
 EPS = 1e-4
 # A logistic model of "this candidate is an annotation error", fitted (scikit-learn logistic
 # regression, no intercept: ``python3 scripts/qc_eval.py --fit``) on the 34k candidates of 20,000
-# real MSRA sentences with 5% of them corrupted, checked on two other 5,000-sentence slices
+# real MSRA sentences with 5% of them corrupted, checked on other slices of the corpus
 # (docs/qc.md), then rounded. Per kind, the log-odds before evidence: natural corpora hold many
 # ambiguous missing and spurious mentions and many nested boundary disagreements, so those kinds
 # need stronger evidence than a type.
