@@ -46,14 +46,15 @@ def cmd_build(args) -> int:
     if args.drop_suspects and not args.qc:
         return _fail(args, ValueError("--drop-suspects needs --qc"))
     try:
-        qc = None
+        qc = qc_num_proc = None
         if args.qc:
-            from .qc import require_qc_dependencies
+            from .qc import qc_processes, require_qc_dependencies
 
             require_qc_dependencies()
             qc = _qc_options(args)
+            qc_num_proc = args.num_proc or qc_processes()
         report = build_collection(
-            args.data_dir, args.out, args.corpus, args.num_proc,
+            args.data_dir, args.out, args.corpus, args.num_proc or 1, qc_num_proc=qc_num_proc,
             near_duplicates=args.near_duplicates, drop_leaks=args.drop_leaks,
             max_archive_bytes=args.max_archive_bytes,
             qc=qc, drop_suspects=args.drop_suspects,
@@ -69,10 +70,10 @@ def cmd_build(args) -> int:
 
 
 def cmd_qc(args) -> int:
-    from .qc import qc_build
+    from .qc import qc_build, qc_processes
 
     try:
-        report = qc_build(args.data, args.corpus, _qc_options(args), drop=args.drop_suspects, num_proc=args.num_proc)
+        report = qc_build(args.data, args.corpus, _qc_options(args), drop=args.drop_suspects, num_proc=args.num_proc or qc_processes())
     except (FileNotFoundError, KeyError, ImportError) as err:
         return _fail(args, err)
     for corpus, splits in report.items():
@@ -309,7 +310,7 @@ def main(argv=None) -> int:
     build.add_argument("--data-dir", help="folder with one sub-folder per corpus (default: the bundled fixtures)")
     build.add_argument("--out", default="chinchilla", help="output folder; name it 'chinchilla' to load it by that name")
     build.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to build (default: all)")
-    build.add_argument("--num-proc", type=int, default=1, help="worker processes: corpora built in parallel, large files cut into shards")
+    build.add_argument("--num-proc", type=int, help="worker processes: corpora built in parallel, large files cut into shards, QC folds trained in parallel (default: 1; QC folds: one per core)")
     build.add_argument("--near-duplicates", action="store_true", help="also flag near-duplicate texts (MinHash-LSH)")
     build.add_argument("--drop-leaks", action="store_true", help="drop training rows whose text is in a validation/test split")
     build.add_argument(
@@ -322,7 +323,7 @@ def main(argv=None) -> int:
     qc = command("qc", help="quality control of an existing build (rewrites it atomically)")
     qc.add_argument("--data", required=True, help="a built folder")
     qc.add_argument("--corpus", nargs="+", help="corpora to check (default: all built)")
-    qc.add_argument("--num-proc", type=int, default=1, help="cross-validation folds trained in parallel")
+    qc.add_argument("--num-proc", type=int, help="cross-validation folds trained in parallel (default: one per core)")
     _add_qc_arguments(qc)
     qc.set_defaults(func=cmd_qc)
     review = command("qc-review", help="print the top QC suspects of a corpus in context")

@@ -276,6 +276,7 @@ def build_collection(
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES,
     qc=None,
     drop_suspects: bool = False,
+    qc_num_proc: Optional[int] = None,
 ) -> dict:
     """Build every corpus found under ``data_dir`` (``data_dir/<corpus>/``) into ``out``.
 
@@ -340,7 +341,7 @@ def build_collection(
         if qc is not None:
             from .qc import apply_qc, write_report
 
-            write_report(tmp, apply_qc(tmp, results, qc, drop=drop_suspects, num_proc=num_proc, log=log))
+            write_report(tmp, apply_qc(tmp, results, qc, drop=drop_suspects, num_proc=qc_num_proc or num_proc, log=log))
         for result in results:
             if not result.configs:
                 rejected = [r for counts in result.report.values() for r in counts.get("rejected", [])]

@@ -362,3 +362,25 @@ def test_missing_qc_dependencies_give_one_line_naming_the_extra(tmp_path, monkey
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "[qc]" in err and "cleanlab" in err
     assert not (tmp_path / "chinchilla").exists()
+
+
+def test_qc_folds_use_one_process_per_core_unless_num_proc_is_given(tmp_path, monkeypatch):
+    from chinchilla_datasets import qc as qc_package
+    from chinchilla_datasets.qc import apply as qc_apply
+
+    injected_corpus(tmp_path / "raw")
+    asked = []
+    real = qc_apply.qc_corpus
+
+    def recording(*args, **kwargs):
+        asked.append(kwargs["num_proc"])
+        return real(*args, **{**kwargs, "num_proc": 1})
+
+    monkeypatch.setattr(qc_apply, "qc_corpus", recording)
+    monkeypatch.setattr(qc_package, "qc_processes", lambda: 7)
+    common = ["--data-dir", str(tmp_path / "raw"), "--corpus", "resume_ner", "--qc", *FAST]
+    assert cli.main(["build", *common, "--out", str(tmp_path / "a" / "chinchilla")]) == 0
+    assert cli.main(["build", *common, "--out", str(tmp_path / "b" / "chinchilla"), "--num-proc", "1"]) == 0
+    assert cli.main(["qc", "--data", str(tmp_path / "b" / "chinchilla"), *FAST]) == 0
+    assert asked == [7, 1, 7]
+    assert qc_apply.qc_processes() >= 1

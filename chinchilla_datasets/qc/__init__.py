@@ -9,7 +9,7 @@
 - ``review``: the page a person reads to judge the top suspects (``chinchilla qc-review``).
 """
 
-from .apply import QCUnavailable, apply_qc, qc_build, read_report, require_qc_dependencies, write_report
+from .apply import QCUnavailable, apply_qc, qc_build, qc_processes, read_report, require_qc_dependencies, write_report
 from .report import DEFAULT_THRESHOLD, QC_FLAG, REPORT_FILE, QCOptions
 
-__all__ = ["QCUnavailable", "apply_qc", "qc_build", "read_report", "require_qc_dependencies", "write_report", "DEFAULT_THRESHOLD", "QC_FLAG", "REPORT_FILE", "QCOptions"]
+__all__ = ["QCUnavailable", "apply_qc", "qc_build", "qc_processes", "read_report", "require_qc_dependencies", "write_report", "DEFAULT_THRESHOLD", "QC_FLAG", "REPORT_FILE", "QCOptions"]

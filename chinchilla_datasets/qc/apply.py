@@ -28,6 +28,12 @@ class QCUnavailable(ImportError):
     """The optional QC dependencies are missing."""
 
 
+def qc_processes() -> int:
+    """Processes for the folds when none is asked for: one per core this process may run on (the
+    folds' results do not depend on it, and ``crf.cross_validate`` never starts more than folds)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def require_qc_dependencies() -> None:
     """Raise ``QCUnavailable`` naming the extra when a QC dependency is not installed."""
     import importlib.util
