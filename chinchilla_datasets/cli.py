@@ -310,7 +310,7 @@ def main(argv=None) -> int:
     build.add_argument("--data-dir", help="folder with one sub-folder per corpus (default: the bundled fixtures)")
     build.add_argument("--out", default="chinchilla", help="output folder; name it 'chinchilla' to load it by that name")
     build.add_argument("--corpus", nargs="+", choices=list(builders()), help="corpora to build (default: all)")
-    build.add_argument("--num-proc", type=int, help="worker processes: corpora built in parallel, large files cut into shards, QC folds trained in parallel (default: 1; QC folds: one per core)")
+    build.add_argument("--num-proc", type=int, help="worker processes: corpora built in parallel, large files cut into shards (default: 1); with --qc, also the folds trained in parallel (without --num-proc: one per core)")
     build.add_argument("--near-duplicates", action="store_true", help="also flag near-duplicate texts (MinHash-LSH)")
     build.add_argument("--drop-leaks", action="store_true", help="drop training rows whose text is in a validation/test split")
     build.add_argument(

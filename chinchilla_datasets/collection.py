@@ -284,7 +284,8 @@ def build_collection(
     Corpora whose folder is missing are skipped with one line naming the expected files; a corpus
     whose source cannot be read (a corrupt archive, an unreadable file) fails with one line; the
     others still build. With ``qc`` (a ``qc.QCOptions``) every corpus is quality-controlled after
-    the duplicate flags (``qc.apply_qc``; ``drop_suspects`` drops the rows it flags).
+    the duplicate flags (``qc.apply_qc``; ``drop_suspects`` drops the rows it flags), its folds in
+    ``qc_num_proc`` processes (default: ``num_proc``).
     """
     data_root = Path(data_dir) if data_dir else bundled_fixtures()
     names = corpora or list(builders())
