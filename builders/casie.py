@@ -66,7 +66,7 @@ ROLES = {
                            "Time", "Vulnerability", "Vulnerable_System", "Vulnerable_System_Version"],
 }
 
-# Chinese names of the roles, for the instructions of the translated corpus (``casie_zh``).
+# Chinese names of the roles, which the translated corpus (``casie_zh``) uses in their place.
 ROLES_ZH = {
     "Attacker": "攻击者", "Attack-Pattern": "攻击方式", "Compromised-Data": "泄露数据", "Damage-Amount": "损失金额",
     "Number-of-Data": "数据数量", "Number-of-Victim": "受害者数量", "Place": "地点", "Purpose": "目的", "Time": "时间",
@@ -109,6 +109,7 @@ CORPUS = Corpus(
         "DiscoverVulnerability": "发现漏洞",
         "PatchVulnerability": "修补漏洞",
     },
+    roles_zh=ROLES_ZH,
     description="Five cybersecurity event types with triggers and 26 argument roles in English news articles "
     "(English source of the translation stage); split 8:1:1 by document id here.",
     quirks=(

@@ -5,8 +5,10 @@ build --data-dir RAW`` picks up each translated folder like any corpus: ``<corpu
 line of the translation output as written, with ``source_id``, ``source_text`` and the
 ``translation`` object: model, prompt version, attempts, mentions searched, error),
 ``<corpus>_zh_unified`` and ``<corpus>_zh_instruct`` (Chinese templates, the source's labels under
-their Chinese names from ``schema.json`` or the source's ``labels_zh``). Licence, homepage and
-citation are the source's; the card names the translation model(s) from the files.
+their Chinese names from ``schema.json`` or the source's ``labels_zh``; event argument roles under
+the source's ``roles_zh`` names in the unified and instruct views, as written in the raw view).
+Licence, homepage and citation are the source's; the card names the translation model(s) from the
+files.
 
 Files: ``{train,validation,test}.jsonl`` (one unified record per line) and ``schema.json``.
 Quirks handled:
@@ -69,7 +71,8 @@ def translated_corpus(source: Corpus) -> Corpus:
         files={split: (f"{split}.jsonl",) for split in SPLITS},
         schema_file=SCHEMA_FILE,
         labels=dict(source.labels_zh or source.labels),
-        roles=dict(source.roles),
+        roles={event_type: [source.roles_zh.get(role, role) for role in roles] for event_type, roles in source.roles.items()},
+        roles_zh=dict(source.roles_zh),
         redistributable=source.redistributable,
         translated_from=source.name,
         description=f"{source.title} translated into Chinese by `chinchilla translate`, every span projected onto "
@@ -121,11 +124,20 @@ class TranslatedBuilder(ChinchillaBuilder):
                 raise ValueError(f"span {span['text']!r} has start {start} and end {end}: both or neither must be null")
             if start is not None and not (0 <= start <= end <= len(text) and text[start:end] == span["text"]):
                 raise ValueError(f"span {start}:{end} is {text[start:end]!r}, not {span['text']!r}")
-        return unified_record(text, raw["entities"], raw["relations"], raw["events"], raw["flags"])
+        return unified_record(text, raw["entities"], raw["relations"], self._roles_in_chinese(raw["events"]), raw["flags"])
+
+    def _roles_in_chinese(self, events: list) -> list:
+        """The events with each argument's role under its Chinese name (``roles_zh``), where the source has one."""
+        names = self.corpus.roles_zh
+        if not names:
+            return events
+        return [{**event, "arguments": [{**argument, "role": names.get(argument["role"], argument["role"])}
+                                        for argument in event["arguments"]]} for event in events]
 
     def read_schema(self, path):
-        """``schema.json`` as ``chinchilla translate`` writes it (types with Chinese names, roles); its
-        well-formed entries only, and the corpus labels when it has none (a damaged file)."""
+        """``schema.json`` as ``chinchilla translate`` writes it (types with Chinese names, roles, here
+        under their ``roles_zh`` names); its well-formed entries only, and the corpus labels when it
+        has none (a damaged file)."""
         try:
             with open(path, encoding="utf-8") as f:
                 schema = json.load(f)
@@ -135,7 +147,8 @@ class TranslatedBuilder(ChinchillaBuilder):
         types = [list(t) for t in schema.get("types") or () if isinstance(t, list) and len(t) == 2
                  and all(isinstance(x, str) for x in t)]
         roles = schema.get("roles") if isinstance(schema.get("roles"), dict) else {}
-        roles = {k: [r for r in v if isinstance(r, str)] for k, v in roles.items() if isinstance(k, str) and isinstance(v, list)}
+        names = self.corpus.roles_zh
+        roles = {k: [names.get(r, r) for r in v if isinstance(r, str)] for k, v in roles.items() if isinstance(k, str) and isinstance(v, list)}
         if not types:
             types = [[label, shown] for label, shown in self.corpus.labels.items()]
         return {"types": types, "roles": roles}

@@ -71,6 +71,9 @@ class Corpus:
     labels: dict = field(default_factory=dict)
     # English corpora: source label -> readable Chinese name, for the instructions of their translations.
     labels_zh: dict = field(default_factory=dict)
+    # English event corpora: argument role -> Chinese name, which their translations use in place of
+    # the role (unified and instruct views; the raw view keeps the translation output's English role).
+    roles_zh: dict = field(default_factory=dict)
     # Event type -> its argument roles, for the instructions of an event corpus without a schema file.
     roles: dict = field(default_factory=dict)
     # Whether the source's stated license lets us republish the built rows; False unless it says so.

@@ -357,3 +357,22 @@ def test_casie_corrupted_documents_are_rejected_never_crash(tmp_path, fixtures_d
     assert all(r["reason"].strip() for r in report["rejected"])
     (file_instead,) = list(builder.read(str(annotation / "70.json"), "train"))
     assert isinstance(file_instead[1], Reject) and "not the folder" in file_instead[1].reason
+
+
+def test_casie_zh_gives_roles_their_chinese_names_in_unified_and_instruct(fixtures_dir, tmp_path):
+    """The translation output keeps CASIE's English roles (raw view); the Chinese corpus's unified rows,
+    its schema and its instructions use ``roles_zh`` (an untranslated name would be English in Chinese text)."""
+    from builders.casie import ROLES_ZH
+    from builders.translated import CASIEZh
+
+    views = build_views(CASIEZh, fixtures_dir / "casie_zh", tmp_path)
+    raw_roles = {a["role"] for split in views["raw"][1].values() for r in split for e in r["events"] for a in e["arguments"]}
+    unified_roles = [a["role"] for split in views["unified"][1].values() for r in split for e in r["events"] for a in e["arguments"]]
+    assert raw_roles and raw_roles <= set(ROLES_ZH)
+    assert unified_roles and set(unified_roles) <= set(ROLES_ZH.values())
+    schema = views["unified"][0].label_schema()
+    assert {role for roles in schema["roles"].values() for role in roles} == set(ROLES_ZH.values())
+    rows = [r for split in views["instruct"][1].values() for r in split]
+    assert rows and any("受害者" in r["instruction"] for r in rows)
+    english = [role for role in ROLES_ZH if role != "CVE"]  # (CVE编号 holds "CVE")
+    assert not [r["id"] for r in rows for text in (r["instruction"], r["output"]) if any(role in text for role in english)]
