@@ -3,7 +3,8 @@
 About ``--rate`` of the sentences that hold an entity get one error each, chosen with ``--seed``:
 an entity deleted, one of its edges shifted by one character, or its type changed (a third each).
 
-    # from raw files: inject into the corpus's files, `chinchilla build --qc`, read the report
+    # from raw files: inject into the corpus's files (character-per-line tags, MSRA's word/tag lines,
+    # CLUENER's JSON Lines), `chinchilla build --qc`, read the report
     python3 scripts/qc_eval.py --raw RAW --corpus weibo_ner resume_ner --json
     # from a built folder: inject into its unified rows and run QC on them in memory (fast, for tuning)
     python3 scripts/qc_eval.py --unified OUT --corpus weibo_ner
@@ -243,7 +244,8 @@ def _inject_rows(records: list, rate: float, rng: random.Random, types: list) ->
 
 
 def inject_file(source: Path, target: Path, rate: float, rng: random.Random) -> dict:
-    """Inject errors into one raw file (character-per-line tags, or CLUENER JSON Lines):
+    """Inject errors into one raw file (character-per-line tags, MSRA's ``word/tag`` lines, or CLUENER
+    JSON Lines):
     ``{sentence index: (low, high, kind)}``."""
     lines = source.read_text(encoding="utf-8").splitlines()
     if source.suffix == ".json":
@@ -261,6 +263,8 @@ def inject_file(source: Path, target: Path, rate: float, rng: random.Random) -> 
             out.append(json.dumps({**r["data"], "label": label}, ensure_ascii=False))
         target.write_text("\n".join(out) + "\n", encoding="utf-8")
         return injected
+    if source.name in SIGHAN_WORD_FILES:
+        return _inject_word_file(lines, target, rate, rng)
     sentences, current = [], []
     for line in lines + [""]:
         if line.strip():
@@ -285,6 +289,38 @@ def inject_file(source: Path, target: Path, rate: float, rng: random.Random) -> 
     return injected
 
 
+# MSRA's SIGHAN form: one sentence per line of ``word/tag`` tokens (builders/msra_ner.py).
+SIGHAN_WORD_FILES = ("train1.txt", "testright1.txt")
+_WORD_TAG = {"PER": "nr", "LOC": "ns", "ORG": "nt"}
+
+
+def _inject_word_file(lines: list, target: Path, rate: float, rng: random.Random) -> dict:
+    """``inject_file`` for the SIGHAN form: sentence index = index among the non-blank lines (the
+    builder's rows); written back with each entity one word and the text between them one ``/o`` word."""
+    from builders.msra_ner import parse_word_line
+
+    records = []
+    for line in lines:
+        if line.strip():
+            chars, tags = parse_word_line(line)
+            text = "".join(chars)
+            records.append({"text": text, "entities": [{"start": a, "end": b, "type": k, "text": text[a:b]} for a, b, k in _decode(tags)]})
+    injected = _inject_rows(records, rate, rng, sorted({e["type"] for r in records for e in r["entities"]}))
+    out = []
+    for r in records:
+        words, at = [], 0
+        for e in sorted(r["entities"], key=lambda e: e["start"]):
+            if at < e["start"]:
+                words.append(r["text"][at : e["start"]] + "/o")
+            words.append(r["text"][e["start"] : e["end"]] + "/" + _WORD_TAG[e["type"]])
+            at = e["end"]
+        if at < len(r["text"]):
+            words.append(r["text"][at:] + "/o")
+        out.append(" ".join(words) + " ")
+    target.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return injected
+
+
 def eval_raw(raw: str, corpus: str, rate: float, seed: int, num_proc: int) -> dict:
     """Inject into ``raw/<corpus>``'s files, ``chinchilla build --qc`` them, score the report."""
     import pyarrow.parquet as pq
@@ -302,7 +338,8 @@ def eval_raw(raw: str, corpus: str, rate: float, seed: int, num_proc: int) -> di
         for split, names in files.items():
             for name in names:
                 path = work / "raw" / corpus / name
-                if path.exists() and (name.endswith(".json") or not name.endswith(".txt") or "bio" in name):
+                if path.exists() and (name.endswith(".json") or not name.endswith(".txt") or "bio" in name
+                                      or name in SIGHAN_WORD_FILES):
                     injected_by_split[split] = inject_file(Path(raw) / corpus / name, path, rate, rng)
                     break
         out = work / "chinchilla"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import random
 
-from benchmarks.qc_eval import fit_weights, inject, read_tagged, score
+from benchmarks.qc_eval import _decode, fit_weights, inject, inject_file, read_tagged, score
+from builders.msra_ner import parse_word_line
 from chinchilla_datasets.qc.confident import PRIORS, WEIGHTS
 
 
@@ -54,3 +55,29 @@ def test_fit_weights_learns_that_low_label_confidence_marks_an_error(tmp_path):
     assert fitted["candidates"] == 400 and fitted["positive"] == 100
     assert set(fitted["WEIGHTS"]) == set(WEIGHTS) and set(fitted["PRIORS"]) == set(PRIORS)
     assert fitted["WEIGHTS"]["label_confidence"] < -1 and abs(fitted["WEIGHTS"]["consistency"]) < abs(fitted["WEIGHTS"]["label_confidence"])
+
+
+def test_inject_into_msra_word_lines_changes_exactly_the_reported_spans(tmp_path):
+    """MSRA's SIGHAN form (``word/tag`` per line): what the builder reads back from the written file
+    differs from the original only at the injected errors, and blank lines are not sentences."""
+    line = "在/o 王小明/nr 和/o 李四/nr 的陪同下，/o 北京市/ns 政府/nt 代表团/o 到达/o "
+    source = tmp_path / "train1.txt"
+    source.write_text("\n".join([line] * 60 + [""] + [line] * 20) + "\n", encoding="utf-8")
+    target = tmp_path / "out" / "train1.txt"
+    target.parent.mkdir()
+    injected = inject_file(source, target, 0.1, random.Random(5))
+    original = [_spans(line)] * 80
+    written = [_spans(l) for l in target.read_text(encoding="utf-8").splitlines() if l.strip()]
+    assert len(written) == 80 and 0 < len(injected) <= 9 and {kind for *_, kind in injected.values()} <= {"delete", "shift", "retype"}
+    for index, (old, new) in enumerate(zip(original, written)):
+        if index not in injected:
+            assert new == old
+            continue
+        low, high, _ = injected[index]
+        changed = set(old) ^ set(new)
+        assert changed and all(low <= a and b <= high for a, b, _ in changed)
+
+
+def _spans(line):
+    chars, tags = parse_word_line(line)
+    return [tuple(span) for span in _decode(tags)]
