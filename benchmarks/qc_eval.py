@@ -291,14 +291,14 @@ def inject_file(source: Path, target: Path, rate: float, rng: random.Random) -> 
 
 # MSRA's SIGHAN form: one sentence per line of ``word/tag`` tokens (builders/msra_ner.py).
 SIGHAN_WORD_FILES = ("train1.txt", "testright1.txt")
-_WORD_TAG = {"PER": "nr", "LOC": "ns", "ORG": "nt"}
 
 
 def _inject_word_file(lines: list, target: Path, rate: float, rng: random.Random) -> dict:
     """``inject_file`` for the SIGHAN form: sentence index = index among the non-blank lines (the
     builder's rows); written back with each entity one word and the text between them one ``/o`` word."""
-    from builders.msra_ner import parse_word_line
+    from builders.msra_ner import WORD_TAGS, parse_word_line
 
+    word_tag = {kind: tag for tag, kind in WORD_TAGS.items() if kind}  # (the builder's table, inverted)
     records = []
     for line in lines:
         if line.strip():
@@ -312,7 +312,7 @@ def _inject_word_file(lines: list, target: Path, rate: float, rng: random.Random
         for e in sorted(r["entities"], key=lambda e: e["start"]):
             if at < e["start"]:
                 words.append(r["text"][at : e["start"]] + "/o")
-            words.append(r["text"][e["start"] : e["end"]] + "/" + _WORD_TAG[e["type"]])
+            words.append(r["text"][e["start"] : e["end"]] + "/" + word_tag[e["type"]])
             at = e["end"]
         if at < len(r["text"]):
             words.append(r["text"][at:] + "/o")
